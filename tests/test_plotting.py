@@ -1,0 +1,747 @@
+"""Tests of warmup_lib.plotting: every figure is labelled, marks what it promises, and rejects bad input."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib.figure import Figure
+from sklearn.metrics import average_precision_score, confusion_matrix
+
+from warmup_lib import plotting
+from warmup_lib.plotting import (
+    LINESTYLES,
+    PALETTE,
+    mark_warmup_end,
+    plot_confusion_matrix,
+    plot_cost_vs_threshold,
+    plot_epoch_vs_step,
+    plot_history,
+    plot_pr_curve,
+    plot_runs,
+    plot_schedules,
+    plot_seeds,
+    plot_sharpness,
+    plot_stability_frontier,
+    plot_update_ratio,
+    series_style,
+)
+from warmup_lib.schedules import (
+    CosineDecay,
+    ExponentialWarmup,
+    LinearWarmup,
+    warmup_then,
+)
+
+torch.set_num_threads(1)
+
+
+# --------------------------------------------------------------------------------------------
+# Fakes with the History contract, and helpers that read a figure back.
+# --------------------------------------------------------------------------------------------
+
+
+def history_frame(
+    steps: int = 100, *, spike_at: int | None = None, diverge_at: int | None = None
+) -> pd.DataFrame:
+    """A DataFrame shaped like History.to_frame(): per-step columns, val_* every 10 steps."""
+    step = np.arange(steps)
+    loss = 2.3 * np.exp(-step / 30) + 0.1 + 0.01 * np.sin(step)
+    if spike_at is not None:
+        loss[spike_at] = 3.0
+    if diverge_at is not None:
+        loss = loss[: diverge_at + 1]
+        loss[-1] = np.nan
+        step = step[: diverge_at + 1]
+    val = np.full(step.size, np.nan)
+    val[9::10] = loss[9::10] + 0.05
+    accuracy = np.where(np.isnan(val), np.nan, 1 - val / 3)
+    return pd.DataFrame(
+        {
+            "step": step,
+            "epoch": step // 17,
+            "lr": 0.1 * np.minimum(1, step / 20),
+            "train_loss": loss,
+            "grad_norm": 1.0 + 0 * loss,
+            "update_ratio": 0.01 + 0.1 * np.exp(-step / 10),
+            "val_loss": val,
+            "val_accuracy": accuracy,
+        }
+    )
+
+
+@dataclass
+class FakeHistory:
+    """The parts of warmup_lib.training.History that plotting reads."""
+
+    frame: pd.DataFrame
+    config: dict[str, Any] = field(default_factory=dict)
+    diverged_at: int | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.frame
+
+
+def data_lines(ax: Any, n_points: int | None = None) -> list[Any]:
+    """Plotted series (not reference lines): labelled or long enough."""
+    lines = [line for line in ax.get_lines() if len(line.get_xdata()) > 2]
+    if n_points is not None:
+        lines = [line for line in lines if len(line.get_xdata()) == n_points]
+    return lines
+
+
+def legend_texts(fig: Figure) -> list[str]:
+    legends = list(fig.legends) + [
+        ax.get_legend() for ax in fig.axes if ax.get_legend() is not None
+    ]
+    return [t.get_text() for legend in legends for t in legend.get_texts()]
+
+
+def warmup_markers(ax: Any) -> list[Any]:
+    return [t for t in ax.texts if t.get_gid() == "warmup-end"]
+
+
+def assert_labelled(ax: Any) -> None:
+    assert ax.get_xlabel().strip(), "x-axis has no label"
+    assert ax.get_ylabel().strip(), "y-axis has no label"
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_figures():
+    """Every function closes the figures it creates (Jupyter then shows the returned one once)."""
+    before = set(plt.get_fignums())
+    yield
+    assert set(plt.get_fignums()) <= before
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def real_history():
+    """A real 30-step run of a small MLP (with a 10-step warmup) on a tiny synthetic 3-class task."""
+    from warmup_lib.data import DataSplits
+    from warmup_lib.models import MLP
+    from warmup_lib.training import train
+
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(300, 8, generator=generator)
+    y = (X[:, 0] > 0).long() + (X[:, 1] > 0.5).long()
+    data = DataSplits(
+        "blobs",
+        "multiclass",
+        X[:200],
+        y[:200],
+        X[200:250],
+        y[200:250],
+        X[250:],
+        y[250:],
+        n_classes=3,
+    )
+    model = MLP(8, 3, hidden=(16,), seed=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    schedule = warmup_then(LinearWarmup(10), CosineDecay(20))
+    return train(model, optimizer, schedule, data, 30, seed=0, batch_size=32, eval_every=10)
+
+
+# --------------------------------------------------------------------------------------------
+# Palette and styles.
+# --------------------------------------------------------------------------------------------
+
+
+def test_palette_and_styles_are_distinct_and_cycle():
+    assert len(set(PALETTE)) == len(PALETTE) >= 6
+    assert len(LINESTYLES) >= 3
+    pairs = {(series_style(i)["color"], str(series_style(i)["linestyle"])) for i in range(28)}
+    assert len(pairs) == 28  # colour and style together repeat only after 28 series
+    assert series_style(0) == series_style(28)
+
+
+def test_series_style_rejects_bad_index():
+    with pytest.raises(TypeError, match="index"):
+        series_style("1")
+    with pytest.raises(ValueError, match="index"):
+        series_style(-1)
+
+
+def test_mark_warmup_end_draws_line_and_label():
+    fig, ax = plt.subplots()
+    try:
+        mark_warmup_end(ax, 50)
+        assert [t.get_text() for t in warmup_markers(ax)] == ["end of warmup (step 50)"]
+        assert any(list(line.get_xdata()) == [50, 50] for line in ax.get_lines())
+        with pytest.raises(ValueError, match="position"):
+            mark_warmup_end(ax, 5, position="left")
+        with pytest.raises(TypeError, match="ax"):
+            mark_warmup_end("axes", 5)
+    finally:
+        plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# plot_schedules
+# --------------------------------------------------------------------------------------------
+
+
+def test_plot_schedules_single_schedule():
+    fig = plot_schedules(warmup_then(LinearWarmup(100), CosineDecay(900)), 1000)
+    assert isinstance(fig, Figure)
+    (ax,) = fig.axes
+    assert_labelled(ax)
+    assert ax.get_xlabel() == "optimizer step"
+    assert "multiplier" in ax.get_ylabel()
+    (line,) = data_lines(ax, 1000)
+    assert line.get_ydata().max() == pytest.approx(1.0)
+    assert [t.get_text() for t in warmup_markers(ax)] == ["end of warmup (step 100)"]
+    assert "LinearWarmup" in fig._suptitle.get_text()
+
+
+def test_plot_schedules_dict_peak_lr_and_styles():
+    schedules = {
+        "linear": LinearWarmup(100),
+        "exponential": ExponentialWarmup(300),
+        "none": CosineDecay(500),
+    }
+    fig = plot_schedules(schedules, 500, peak_lr=3e-3, title="three schedules")
+    (ax,) = fig.axes
+    assert ax.get_ylabel() == "learning rate"
+    lines = data_lines(ax, 500)
+    assert len(lines) == 3
+    assert len({(line.get_color(), line.get_linestyle()) for line in lines}) == 3
+    assert max(line.get_ydata().max() for line in lines) == pytest.approx(3e-3)
+    assert legend_texts(fig) == ["linear", "exponential", "none"]
+    # Two schedules warm up (to different steps); the decay has no warmup marker.
+    assert sorted(t.get_text() for t in warmup_markers(ax)) == [
+        "end of warmup (step 100)",
+        "end of warmup (step 300)",
+    ]
+
+
+def test_plot_schedules_log_and_both_scales():
+    fig = plot_schedules({"exp": ExponentialWarmup(300, start=1e-3)}, 400, log_scale=True)
+    assert fig.axes[0].get_yscale() == "log"
+    assert fig.axes[0].get_ylim()[0] > 0
+    fig = plot_schedules({"exp": ExponentialWarmup(300)}, 400, both_scales=True)
+    assert [ax.get_yscale() for ax in fig.axes] == ["linear", "log"]
+    assert all(len(warmup_markers(ax)) == 1 for ax in fig.axes)
+
+
+def test_plot_schedules_warmup_override_and_plain_function():
+    fig = plot_schedules(lambda step: min(1.0, (step + 1) / 50), 200, warmup_steps=50)
+    (ax,) = fig.axes
+    assert len(data_lines(ax, 200)) == 1
+    assert [t.get_text() for t in warmup_markers(ax)] == ["end of warmup (step 50)"]
+
+
+def test_plot_schedules_into_given_axes_keeps_the_figure_open():
+    fig, axes = plt.subplots(1, 2)
+    try:
+        returned = plot_schedules(LinearWarmup(10), 100, ax=axes[1])
+        assert returned is fig
+        assert fig.number in plt.get_fignums()  # the caller's figure stays the caller's
+        assert len(data_lines(axes[1], 100)) == 1
+        assert data_lines(axes[0]) == []
+    finally:
+        plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"schedules": {}}, ValueError, "schedules"),
+        ({"schedules": 3}, TypeError, "schedules"),
+        ({"total_steps": 0}, ValueError, "total_steps"),
+        ({"total_steps": 10.5}, ValueError, "total_steps"),
+        ({"peak_lr": -1.0}, ValueError, "peak_lr"),
+        ({"log_scale": "yes"}, TypeError, "log_scale"),
+        ({"warmup_steps": -5}, ValueError, "warmup_steps"),
+        ({"ax": "left"}, TypeError, "ax"),
+        ({"title": 5}, TypeError, "title"),
+    ],
+)
+def test_plot_schedules_rejects_bad_input(kwargs, error, match):
+    arguments = {"schedules": LinearWarmup(10), "total_steps": 100, **kwargs}
+    with pytest.raises(error, match=match):
+        plot_schedules(arguments.pop("schedules"), arguments.pop("total_steps"), **arguments)
+
+
+def test_plot_schedules_both_scales_with_ax_is_refused():
+    fig, ax = plt.subplots()
+    try:
+        with pytest.raises(ValueError, match="both_scales"):
+            plot_schedules(LinearWarmup(10), 100, both_scales=True, ax=ax)
+    finally:
+        plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# plot_history and plot_runs
+# --------------------------------------------------------------------------------------------
+
+
+def test_plot_history_from_frame():
+    fig = plot_history(history_frame(), warmup_steps=20)
+    loss_ax, lr_ax = fig.axes
+    assert_labelled(lr_ax)
+    assert "nats" in loss_ax.get_ylabel()
+    assert lr_ax.get_ylabel() == "learning rate"
+    assert lr_ax.get_xlabel() == "optimizer step"
+    train_line, val_line = data_lines(loss_ax)
+    assert len(train_line.get_xdata()) == 100
+    assert list(val_line.get_xdata()) == list(range(9, 100, 10))  # only evaluated steps
+    assert val_line.get_marker() == "o"
+    assert len(warmup_markers(loss_ax)) == 1
+    assert any("training loss" in t for t in legend_texts(fig))
+
+
+def test_plot_history_other_metrics_get_their_own_panel_and_log_scale():
+    fig = plot_history(
+        history_frame(), metrics=("train_loss", "val_accuracy"), log_loss=True, title="run"
+    )
+    loss_ax, metric_ax, lr_ax = fig.axes
+    assert loss_ax.get_yscale() == "log"
+    assert metric_ax.get_ylabel() == "validation accuracy"
+    assert fig.legends[0].get_title().get_text() == "run"
+    fig = plot_history(history_frame(), lr=False, metrics="train_loss")
+    (ax,) = fig.axes
+    assert_labelled(ax)
+
+
+def test_plot_history_marks_spikes_and_divergence():
+    fig = plot_history(history_frame(spike_at=60))
+    assert any(t.startswith("loss spikes (1") for t in legend_texts(fig))
+    fig = plot_history(history_frame(diverge_at=40))
+    assert "diverged at step 40 (training stopped)" in legend_texts(fig)
+    history = FakeHistory(history_frame(diverge_at=30), diverged_at=30, config={"warmup_steps": 10})
+    fig = plot_history(history)
+    assert "diverged at step 30 (training stopped)" in legend_texts(fig)
+    assert len(warmup_markers(fig.axes[0])) == 1  # from config
+
+
+def test_plot_history_clips_runaway_losses():
+    frame = history_frame()
+    frame.loc[50, "train_loss"] = 1e6
+    fig = plot_history(frame)
+    top = fig.axes[0].get_ylim()[1]
+    assert top < 30  # 10x the first loss (2.4), not 1e6
+    assert any("drawn at the top edge" in t for t in legend_texts(fig))
+
+
+def test_plot_history_real_run(real_history):
+    fig = plot_history(real_history)
+    loss_ax, lr_ax = fig.axes
+    assert len(data_lines(loss_ax, 30)) == 1
+    assert [t.get_text() for t in warmup_markers(loss_ax)] == [
+        "end of warmup (step 10)"
+    ]  # from History.config
+    assert lr_ax.get_lines()[0].get_ydata().max() == pytest.approx(0.01)
+
+
+def test_plot_history_rejects_bad_input():
+    with pytest.raises(TypeError, match="history_or_frame"):
+        plot_history([1, 2, 3])
+    with pytest.raises(ValueError, match=r"no column 'val_f1'.*train_loss"):
+        plot_history(history_frame(), metrics=("train_loss", "val_f1"))
+    with pytest.raises(ValueError, match="empty"):
+        plot_history(history_frame().iloc[:0])
+    with pytest.raises(TypeError, match="metrics"):
+        plot_history(history_frame(), metrics=[1])
+    with pytest.raises(TypeError, match="spikes"):
+        plot_history(history_frame(), spikes=1)
+    with pytest.raises(ValueError, match="ylim"):
+        plot_history(history_frame(), ylim=(3, 1))
+
+
+def test_plot_runs_overlays_runs_with_lr_panel():
+    runs = {
+        "warmup": FakeHistory(history_frame(), config={"warmup_steps": 20}),
+        "no warmup": FakeHistory(history_frame(diverge_at=30), diverged_at=30),
+    }
+    fig = plot_runs(runs, title="compare")
+    loss_ax, lr_ax = fig.axes
+    assert_labelled(lr_ax)
+    assert "no warmup (diverged at step 30)" in legend_texts(fig)
+    assert len(data_lines(lr_ax)) == 2
+    assert len(warmup_markers(loss_ax)) == 1
+    with pytest.raises(ValueError, match="empty"):
+        plot_runs({})
+    with pytest.raises(TypeError, match="histories"):
+        plot_runs([runs["warmup"]])
+
+
+# --------------------------------------------------------------------------------------------
+# plot_seeds
+# --------------------------------------------------------------------------------------------
+
+
+def tidy_runs(diverge: bool = False) -> pd.DataFrame:
+    pieces = []
+    for condition, scale in (("no warmup", 1.2), ("warmup", 1.0)):
+        for seed in range(3):
+            frame = history_frame(60)[["step", "train_loss"]].copy()
+            frame["train_loss"] *= scale + 0.05 * seed
+            if diverge and condition == "no warmup" and seed > 0:
+                frame.loc[frame["step"] >= 20 + seed, "train_loss"] = np.nan
+            frame["condition"], frame["seed"] = condition, seed
+            pieces.append(frame)
+    return pd.concat(pieces, ignore_index=True)
+
+
+def test_plot_seeds_thin_lines_and_bold_medians():
+    fig = plot_seeds(tidy_runs(), warmup_steps=20)
+    (ax,) = fig.axes
+    assert_labelled(ax)
+    lines = data_lines(ax, 60)
+    assert len(lines) == 2 * 3 + 2
+    medians = [line for line in lines if line.get_linewidth() > 2]
+    assert len(medians) == 2
+    assert {line.get_linestyle() for line in medians} == {"-", "--"}
+    assert all(line.get_alpha() < 1 for line in lines if line not in medians)
+    assert legend_texts(fig)[:2] == ["no warmup: median of 3 seeds", "warmup: median of 3 seeds"]
+    assert len(warmup_markers(ax)) == 1
+
+
+def test_plot_seeds_shows_diverged_runs_at_the_top():
+    fig = plot_seeds(tidy_runs(diverge=True), ylim=(0, 5))
+    (ax,) = fig.axes
+    assert ax.get_ylim()[1] == pytest.approx(5 * 1.03)
+    assert "no warmup: median of 3 seeds, 2/3 diverged" in legend_texts(fig)
+    medians = [line for line in data_lines(ax) if line.get_linewidth() > 2]
+    # Two of three seeds diverged, so from step 22 on the median is a failure, drawn at the top.
+    assert medians[0].get_ydata()[-1] == pytest.approx(5.0)
+    crosses = [
+        line for line in ax.get_lines() if line.get_marker() == "x" and len(line.get_xdata()) == 1
+    ]
+    assert sorted(float(c.get_xdata()[0]) for c in crosses) == [21.0, 22.0]
+
+
+def test_plot_seeds_reads_the_diverged_flag_of_experiment_frames():
+    # warmup_lib.experiments frames flag a diverged run on every row; the trainer stopped at its
+    # last step, whose loss is finite (above 10x the first loss), not NaN.
+    frame = tidy_runs()
+    frame["diverged"] = False
+    stopped = (frame["condition"] == "warmup") & (frame["seed"] == 1)
+    frame = frame[~stopped | (frame["step"] <= 30)].copy()
+    frame.loc[stopped & (frame["step"] == 30), "train_loss"] = 40.0
+    frame.loc[stopped, "diverged"] = True
+    fig = plot_seeds(frame)
+    assert "warmup: median of 3 seeds, 1/3 diverged" in legend_texts(fig)
+    crosses = [
+        line
+        for line in fig.axes[0].get_lines()
+        if line.get_marker() == "x" and len(line.get_xdata()) == 1
+    ]
+    assert [float(c.get_xdata()[0]) for c in crosses] == [30.0]
+
+
+def test_plot_seeds_from_histories_and_log_axis():
+    runs = {
+        "a": [FakeHistory(history_frame(40), config={"seed": s}) for s in range(2)],
+        "b": [FakeHistory(history_frame(40, diverge_at=10), diverged_at=10, config={"seed": 0})],
+    }
+    fig = plot_seeds(runs, log_y=True)
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "log"
+    assert "b: median of 1 seed, 1/1 diverged" in legend_texts(fig)
+
+
+def test_plot_seeds_other_columns_and_label_by():
+    frame = tidy_runs().rename(columns={"condition": "schedule"})
+    fig = plot_seeds(frame, label_by="schedule", column="train_loss")
+    assert len(data_lines(fig.axes[0], 60)) == 8
+    histories = {"x": [FakeHistory(history_frame(50))]}
+    fig = plot_seeds(histories, column="val_accuracy")
+    assert "accuracy" in fig.axes[0].get_ylabel()
+    assert len(data_lines(fig.axes[0], 5)) == 2  # evaluated every 10 steps: 5 points
+
+
+def test_plot_seeds_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"no column 'condition'.*seed"):
+        plot_seeds(tidy_runs().drop(columns="condition"))
+    with pytest.raises(ValueError, match="no column 'val_f1'"):
+        plot_seeds(tidy_runs(), column="val_f1")
+    with pytest.raises(ValueError, match="empty"):
+        plot_seeds({})
+    with pytest.raises(TypeError, match="runs"):
+        plot_seeds([1, 2])
+    with pytest.raises(TypeError, match=r"runs\['a'\]"):
+        plot_seeds({"a": "history"})
+
+
+# --------------------------------------------------------------------------------------------
+# plot_stability_frontier
+# --------------------------------------------------------------------------------------------
+
+
+def frontier_table() -> pd.DataFrame:
+    rows = []
+    for lr in (0.1, 0.3, 1.0):
+        for warmup in (0, 10, 100):
+            ok = 5 if lr < 0.3 or (lr == 0.3 and warmup > 0) or (lr == 1.0 and warmup == 100) else 1
+            rows.append(
+                {
+                    "peak_lr": lr,
+                    "warmup_steps": warmup,
+                    "success_rate": ok / 5,
+                    "n_seeds": 5,
+                    "final_loss": 0.05 if ok == 5 else 2.3,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_plot_stability_frontier_annotates_every_cell():
+    fig = plot_stability_frontier(frontier_table(), title="grid")
+    ax, colorbar_ax = fig.axes
+    assert ax.get_xlabel() == "warmup length (optimizer steps)"
+    assert ax.get_ylabel() == "peak learning rate"
+    assert colorbar_ax.get_ylabel() == "fraction of seeds that trained successfully"
+    texts = [t.get_text() for t in ax.texts]
+    assert len(texts) == 9
+    assert set(texts) == {"5/5", "1/5"}
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0.1", "0.3", "1"]
+    colours = {t.get_text(): t.get_color() for t in ax.texts}
+    assert (
+        colours["5/5"] == "black" and colours["1/5"] == "white"
+    )  # readable on yellow and on purple
+
+
+def test_plot_stability_frontier_per_seed_rows_loss_and_missing_cells():
+    seeds = pd.DataFrame(
+        [{"peak_lr": 0.1, "warmup_steps": 0, "success": s < 3} for s in range(4)]
+        + [{"peak_lr": 1.0, "warmup_steps": 10, "success": True}]
+    )
+    seeds["success"] = seeds["success"].astype(float)
+    fig = plot_stability_frontier(seeds, value="success")
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == ["1/1", "3/4", "–", "–"]
+    fig = plot_stability_frontier(frontier_table(), value="final_loss", cmap="cividis")
+    assert "nats" in fig.axes[1].get_ylabel()
+
+
+def test_plot_stability_frontier_rejects_bad_input():
+    with pytest.raises(TypeError, match="table"):
+        plot_stability_frontier({"peak_lr": [0.1]})
+    with pytest.raises(ValueError, match=r"no column 'success_rate'.*peak_lr"):
+        plot_stability_frontier(frontier_table().drop(columns="success_rate"))
+    bad = frontier_table()
+    bad.loc[0, "peak_lr"] = 0.0
+    with pytest.raises(ValueError, match="peak_lr"):
+        plot_stability_frontier(bad)
+    with pytest.raises(ValueError, match="no numbers"):
+        plot_stability_frontier(frontier_table().assign(success_rate="high"))
+
+
+# --------------------------------------------------------------------------------------------
+# Imbalanced classification
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fraud_scores():
+    rng = np.random.default_rng(0)
+    y = (rng.random(4000) < 0.02).astype(int)
+    scores = 1 / (1 + np.exp(-(rng.normal(-4, 1.2, y.size) + 3.5 * y)))
+    return y, scores
+
+
+def test_plot_confusion_matrix_counts_match_sklearn(fraud_scores):
+    y, scores = fraud_scores
+    predicted = scores >= 0.5
+    fig = plot_confusion_matrix(y, predicted)
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted class", "true class")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["legitimate", "fraud"]
+    expected = confusion_matrix(y, predicted)
+    shown = [int(t.get_text().replace(",", "")) for t in ax.texts]
+    assert shown == expected.ravel().tolist()
+
+
+def test_plot_confusion_matrix_normalized_shows_fraction_and_count(fraud_scores):
+    y, scores = fraud_scores
+    fig = plot_confusion_matrix(y, scores >= 0.1, normalize="true", labels=None)
+    counts = confusion_matrix(y, scores >= 0.1)
+    first = fig.axes[0].texts[0].get_text()
+    assert first == f"{counts[0, 0] / counts[0].sum():.2f}\n({counts[0, 0]:,})"
+    # Classes missing from the data still get their row: a model that flags nothing.
+    fig = plot_confusion_matrix([0, 0, 1], [0, 0, 0])
+    assert len(fig.axes[0].texts) == 4
+
+
+def test_plot_confusion_matrix_rejects_bad_input():
+    with pytest.raises(ValueError, match="same length"):
+        plot_confusion_matrix([0, 1], [0])
+    with pytest.raises(ValueError, match="labels"):
+        plot_confusion_matrix([0, 1, 2], [0, 1, 2])
+    with pytest.raises(ValueError, match="normalize"):
+        plot_confusion_matrix([0, 1], [0, 1], normalize="rows")
+    with pytest.raises(ValueError, match="y_true"):
+        plot_confusion_matrix([], [])
+
+
+def test_plot_pr_curve_chance_line_ap_and_operating_points(fraud_scores):
+    y, scores = fraud_scores
+    weak = scores + np.random.default_rng(1).normal(0, 0.2, scores.size)
+    fig = plot_pr_curve(y, {"model": scores, "weak": weak}, operating_point={"model": [0.5, 0.1]})
+    ax = fig.axes[0]
+    assert_labelled(ax)
+    texts = legend_texts(fig)
+    assert texts[0] == f"model (AP = {average_precision_score(y, scores):.3f})"
+    assert texts[2] == f"chance = base rate {y.mean():.3g}"
+    chance = [line for line in ax.get_lines() if line.get_linestyle() == ":"][0]
+    assert chance.get_ydata()[0] == pytest.approx(y.mean())
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert len(dots) == 2
+    predicted = scores >= 0.1
+    recall = (predicted & (y == 1)).sum() / y.sum()
+    assert any(dot.get_xdata()[0] == pytest.approx(recall) for dot in dots)
+
+
+def test_plot_pr_curve_rejects_bad_input(fraud_scores):
+    y, scores = fraud_scores
+    with pytest.raises(ValueError, match="y_true must hold only 0 and 1"):
+        plot_pr_curve(y * 2, scores)
+    with pytest.raises(ValueError, match="one score per label"):
+        plot_pr_curve(y, scores[:-1])
+    with pytest.raises(ValueError, match="no positive"):
+        plot_pr_curve(np.zeros(10, dtype=int), np.linspace(0, 1, 10))
+    with pytest.raises(ValueError, match="NaN"):
+        plot_pr_curve(y, np.where(y == 1, np.nan, scores))
+    with pytest.raises(TypeError, match="operating_point"):
+        plot_pr_curve(y, scores, operating_point="high")
+
+
+def brute_force_cost(y, scores, threshold, cost_fp, cost_fn):
+    flagged = scores >= threshold
+    return cost_fp * np.sum(flagged & (y == 0)) + cost_fn * np.sum(~flagged & (y == 1))
+
+
+def test_plot_cost_vs_threshold_marks_minimum_and_bayes(fraud_scores):
+    y, scores = fraud_scores
+    fig = plot_cost_vs_threshold(y, scores, cost_fp=1, cost_fn=50, mark=0.5)
+    ax = fig.axes[0]
+    assert_labelled(ax)
+    assert ax.get_xscale() == "log"  # the Bayes threshold 0.0196 is far below 0.1
+    assert ax.get_ylabel() == "total cost = 1·FP + 50·FN"
+    best = min(brute_force_cost(y, scores, t, 1, 50) for t in [*np.unique(scores), 2.0])
+    texts = legend_texts(fig)
+    assert any(
+        t.startswith(f"lowest cost {best:,.0f}") or t.startswith(f"lowest cost {best:.3g}")
+        for t in texts
+    )
+    assert any(t.startswith("Bayes threshold c_FP/(c_FP+c_FN) = 0.0196") for t in texts)
+    assert any(t.startswith("threshold 0.5: cost") for t in texts)
+    fig = plot_cost_vs_threshold(y, scores, log_x=False)
+    assert fig.axes[0].get_xscale() == "linear"
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    labels=st.lists(st.integers(0, 1), min_size=0, max_size=40),
+    seed=st.integers(0, 1000),
+    cost_fn=st.floats(0.5, 100),
+)
+def test_cost_curve_minimum_matches_brute_force(labels, seed, cost_fn):
+    y = np.array([0, 1, *labels])
+    scores = np.round(np.random.default_rng(seed).random(y.size), 2)  # ties on purpose
+    fig = plot_cost_vs_threshold(y, scores, cost_fp=1.0, cost_fn=cost_fn, log_x=False)
+    minimum = min(brute_force_cost(y, scores, t, 1.0, cost_fn) for t in [*np.unique(scores), 2.0])
+    dot = [line for line in fig.axes[0].get_lines() if line.get_marker() == "o"][0]
+    assert dot.get_ydata()[0] == pytest.approx(minimum)
+    plt.close("all")
+
+
+def test_plot_cost_vs_threshold_rejects_bad_input(fraud_scores):
+    y, scores = fraud_scores
+    with pytest.raises(ValueError, match="cost_fn"):
+        plot_cost_vs_threshold(y, scores, cost_fn=-1)
+    with pytest.raises(ValueError, match="cost_fp"):
+        plot_cost_vs_threshold(y, scores, cost_fp=0)
+    with pytest.raises(ValueError, match="both classes"):
+        plot_cost_vs_threshold(np.ones(5, dtype=int), np.linspace(0, 1, 5))
+    with pytest.raises(TypeError, match="log_x"):
+        plot_cost_vs_threshold(y, scores, log_x="auto")
+    with pytest.raises(TypeError, match="mark"):
+        plot_cost_vs_threshold(y, scores, mark="best")
+
+
+# --------------------------------------------------------------------------------------------
+# Update size, sharpness, epoch averages
+# --------------------------------------------------------------------------------------------
+
+
+def test_plot_update_ratio(real_history):
+    runs = {"no warmup": history_frame(), "real": real_history}
+    fig = plot_update_ratio(runs, warmup_steps=20, max_step=50)
+    (ax,) = fig.axes
+    assert_labelled(ax)
+    assert ax.get_yscale() == "log"
+    assert "‖Δw‖ / ‖w‖" in ax.get_ylabel()
+    assert len(data_lines(ax)) == 2
+    assert max(data_lines(ax)[0].get_xdata()) == 50
+    assert len(warmup_markers(ax)) == 1
+    with pytest.raises(ValueError, match="no column 'update_ratio'"):
+        plot_update_ratio(history_frame().drop(columns="update_ratio"))
+
+
+def test_plot_sharpness_shades_unstable_steps():
+    steps = np.arange(0, 100, 5)
+    lrs = 1.6 * np.minimum(1, (steps + 1) / 50)
+    sharpness = np.minimum(5 * np.exp(steps / 30), 2 / lrs)
+    sharpness[10] = 2 / lrs[10] * 1.5
+    fig = plot_sharpness(steps, sharpness, lrs, warmup_steps=50)
+    (ax,) = fig.axes
+    assert_labelled(ax)
+    assert ax.get_yscale() == "log"
+    assert "unstable: sharpness > 2 / lr" in legend_texts(fig)
+    fig = plot_sharpness(
+        steps, np.ones(steps.size), 0.1, log_y=False
+    )  # a constant LR; always stable
+    assert "unstable: sharpness > 2 / lr" not in legend_texts(fig)
+    with pytest.raises(ValueError, match="sharpness"):
+        plot_sharpness(steps, sharpness[:-1], lrs)
+    with pytest.raises(ValueError, match="lrs"):
+        plot_sharpness(steps, sharpness, lrs[:3])
+
+
+def test_plot_epoch_vs_step_shows_both_granularities(real_history):
+    fig = plot_epoch_vs_step(history_frame(spike_at=40))
+    (ax,) = fig.axes
+    assert_labelled(ax)
+    texts = legend_texts(fig)
+    assert texts[0] == "logged every step (highest 3)"
+    peak_epoch_mean = history_frame(spike_at=40).groupby("epoch")["train_loss"].mean().max()
+    assert texts[1] == f"epoch average (highest {peak_epoch_mean:.3g})"
+    fig = plot_epoch_vs_step(history_frame().drop(columns="epoch"), steps_per_epoch=25)
+    assert len(fig.axes[0].patches) == 1  # the stairs
+    assert isinstance(plot_epoch_vs_step(real_history), Figure)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        plot_epoch_vs_step(history_frame().drop(columns="epoch"))
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        plot_epoch_vs_step(history_frame(), steps_per_epoch=0)
+
+
+def test_inputs_may_be_torch_tensors(fraud_scores):
+    y, scores = fraud_scores
+    tensor_scores = torch.tensor(scores, requires_grad=True)
+    fig = plot_pr_curve(torch.tensor(y), tensor_scores)
+    assert isinstance(fig, Figure)
+    assert math.isclose(float(fig.axes[0].get_lines()[-1].get_ydata()[0]), y.mean())
+
+
+def test_module_does_not_switch_the_backend():
+    import importlib
+
+    backend = plt.get_backend()
+    importlib.reload(plotting)
+    assert plt.get_backend() == backend
