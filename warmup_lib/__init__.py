@@ -44,7 +44,31 @@ from .torch_adapter import ScheduleLR
 
 __version__ = "0.1.0"
 
+# The engine's modules load on first use (``wl.training``, ``wl.plotting`` ...): importing the
+# package stays cheap, and ``python -m warmup_lib.data`` does not import itself twice.
+_SUBMODULES = (
+    "builders", "data", "diagnostics", "experiments", "losses", "metrics", "models",
+    "plotting", "runtime", "schedules", "torch_adapter", "training", "widgets",
+)
+_LAZY_NAMES = {"train": "training", "History": "training"}
+
+
+def __getattr__(name: str):
+    import importlib
+
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module 'warmup_lib' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_LAZY_NAMES))
+
 __all__ = [
+    "History",
+    "train",
     "WARMUP_SHAPES",
     "Constant",
     "ConstantWarmup",
