@@ -93,7 +93,8 @@ class Schedule:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _REGISTRY[cls.__name__] = cls
+        if not cls.__name__.startswith("_"):
+            _REGISTRY[cls.__name__] = cls
 
     def _curve(self, t: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -159,12 +160,8 @@ def _progress(t: np.ndarray, warmup_steps: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class LinearWarmup(Schedule):
-    """Linear warmup: ``start + (1 - start) * min(1, t / W)``.
-
-    With ``start=0`` this is transformers' warmup (multiplier 0 at step 0, a wasted first update);
-    ``start=1/W`` avoids it. Goyal et al. 2017 (arXiv 1706.02677).
-    """
+class _Ramp(Schedule):
+    """Shared shape of the ramps: ``start + (1 - start) * ramp(min(1, t / W))``, then 1."""
 
     warmup_steps: int
     start: float = 0.0
@@ -173,10 +170,26 @@ class LinearWarmup(Schedule):
         object.__setattr__(self, "warmup_steps", check_int("warmup_steps", self.warmup_steps))
         object.__setattr__(self, "start", _factor("start", self.start))
 
+    def _ramp(self, progress: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def _curve(self, t: np.ndarray) -> np.ndarray:
-        if self.start == 0.0:  # keep transformers' exact arithmetic: float(s) / float(max(1, W))
-            return _progress(t, self.warmup_steps)
-        return self.start + (1.0 - self.start) * _progress(t, self.warmup_steps)
+        ramp = self._ramp(_progress(t, self.warmup_steps))
+        if self.start == 0.0:  # keep transformers' exact arithmetic, e.g. float(s) / float(W)
+            return ramp
+        return self.start + (1.0 - self.start) * ramp
+
+
+@dataclass(frozen=True)
+class LinearWarmup(_Ramp):
+    """Linear warmup: ``start + (1 - start) * min(1, t / W)``.
+
+    With ``start=0`` this is transformers' warmup (multiplier 0 at step 0, a wasted first update);
+    ``start=1/W`` avoids it. Goyal et al. 2017 (arXiv 1706.02677).
+    """
+
+    def _ramp(self, progress: np.ndarray) -> np.ndarray:
+        return progress
 
 
 @dataclass(frozen=True)
@@ -233,35 +246,19 @@ class SaturatingWarmup(Schedule):
 
 
 @dataclass(frozen=True)
-class CosineWarmup(Schedule):
+class CosineWarmup(_Ramp):
     """Cosine ramp: ``start + (1 - start) * (1 - cos(pi * min(1, t / W))) / 2`` — slow, fast, slow."""
 
-    warmup_steps: int
-    start: float = 0.0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "warmup_steps", check_int("warmup_steps", self.warmup_steps))
-        object.__setattr__(self, "start", _factor("start", self.start))
-
-    def _curve(self, t: np.ndarray) -> np.ndarray:
-        ramp = 0.5 * (1.0 - np.cos(math.pi * _progress(t, self.warmup_steps)))
-        return self.start + (1.0 - self.start) * ramp
+    def _ramp(self, progress: np.ndarray) -> np.ndarray:
+        return 0.5 * (1.0 - np.cos(math.pi * progress))
 
 
 @dataclass(frozen=True)
-class OneMinusSqrtWarmup(Schedule):
+class OneMinusSqrtWarmup(_Ramp):
     """Warmup ``start + (1 - start) * (1 - sqrt(1 - min(1, t / W)))`` (WSD's "1-sqrt" warmup type)."""
 
-    warmup_steps: int
-    start: float = 0.0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "warmup_steps", check_int("warmup_steps", self.warmup_steps))
-        object.__setattr__(self, "start", _factor("start", self.start))
-
-    def _curve(self, t: np.ndarray) -> np.ndarray:
-        ramp = 1.0 - np.sqrt(1.0 - _progress(t, self.warmup_steps))
-        return self.start + (1.0 - self.start) * ramp
+    def _ramp(self, progress: np.ndarray) -> np.ndarray:
+        return 1.0 - np.sqrt(1.0 - progress)
 
 
 @dataclass(frozen=True)
