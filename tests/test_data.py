@@ -662,3 +662,19 @@ if __name__ == "__main__":
     FIXTURES.mkdir(exist_ok=True)
     write_creditcard_fixture(CREDITCARD_TINY)
     print(f"wrote {CREDITCARD_TINY}")
+
+
+def test_oversample_repeats_training_positives_only():
+    data = D.load_fraud()
+    bigger = D.oversample(data, factor=5)
+    n_pos = int(data.y_train.sum())
+    assert int(bigger.y_train.sum()) == 5 * n_pos
+    assert len(bigger.y_train) == len(data.y_train) + 4 * n_pos
+    assert torch.equal(bigger.X_val, data.X_val) and torch.equal(bigger.y_test, data.y_test)
+    assert bigger.info["oversampled"]["train_base_rate"] == pytest.approx(5 * n_pos / len(bigger.y_train))
+    assert torch.equal(D.oversample(data, factor=5).y_train, bigger.y_train)
+    assert torch.equal(D.oversample(data, factor=1).y_train, data.y_train)
+    with pytest.raises(ValueError, match="factor"):
+        D.oversample(data, factor=0)
+    with pytest.raises(ValueError, match="binary"):
+        D.oversample(D.load_digits(), factor=2)

@@ -585,3 +585,17 @@ def test_progress_bars_run(digits, capsys):
     assert len(run_seeds(config, seeds=[0], progress=True, ensemble=False)) == 3
     assert len(sweep([1e-3], [0], seeds=[0], run=config, progress=True)) == 1
     assert "train x2" in capsys.readouterr().err
+
+
+def test_fit_returns_the_trained_model_and_the_same_history_as_run():
+    from warmup_lib.data import load_digits
+    from warmup_lib.experiments import RunConfig
+    from warmup_lib.models import MLP
+
+    data = load_digits()
+    config = RunConfig(model=lambda seed: MLP(64, 10, hidden=(16,), seed=seed), data=data, steps=20, peak_lr=1e-2)
+    model, history = config.fit(3)
+    assert history.to_frame().equals(config.run(3).to_frame())
+    with torch.no_grad():
+        accuracy = (model(data.X_val).argmax(1) == data.y_val).float().mean().item()
+    assert accuracy == pytest.approx(history.final_metrics["val_accuracy"], abs=1e-6)

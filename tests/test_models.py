@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -224,3 +225,14 @@ def test_fraud_classifier_default_bias_and_logistic_regression():
 def test_fraud_classifier_bad_arguments(kwargs, error, name):
     with pytest.raises(error, match=name):
         FraudClassifier(**{"in_features": 4, **kwargs})
+
+
+def test_fraud_classifier_predict_proba_is_the_sigmoid_of_the_logit():
+    model = FraudClassifier(5, base_rate=0.01, seed=0)
+    x = torch.randn(7, 5, generator=torch.Generator().manual_seed(0))
+    probs = model.predict_proba(x)
+    assert isinstance(probs, np.ndarray) and probs.shape == (7,)
+    np.testing.assert_allclose(probs, torch.sigmoid(model(x)).detach().numpy(), rtol=1e-6)
+    assert model.training, "predict_proba must restore training mode"
+    with pytest.raises(ValueError, match="x must be"):
+        model.predict_proba(torch.randn(3, 4))

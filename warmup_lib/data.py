@@ -1040,6 +1040,37 @@ def add_leaky_feature(data: DataSplits, strength: float = 5.0, seed: int = 0) ->
     )
 
 
+def oversample(data: DataSplits, factor: int = 20) -> DataSplits:
+    """A copy of binary ``data`` whose training split repeats every positive row ``factor`` times.
+
+    Only the training split changes: validation and test keep the real class balance, so their
+    metrics still mean what they say. The copies are appended after the original rows (the trainer
+    shuffles every epoch). ``info`` gets the new training counts and base rate under
+    ``"oversampled"``.
+    """
+    if not isinstance(data, DataSplits):
+        raise TypeError(f"data must be a DataSplits (for example load_fraud()), got {type(data).__name__}")
+    if data.task != "binary":
+        raise ValueError(f"data must be a binary task to oversample its positives, got task {data.task!r}")
+    factor = check_int("factor", factor, min_value=1)
+    positives = torch.nonzero(data.y_train == 1).squeeze(1)
+    rows = torch.cat([torch.arange(len(data.y_train)), positives.repeat(factor - 1)])
+    y_train = data.y_train[rows]
+    n_pos = int(y_train.sum())
+    info = {
+        **data.info,
+        "oversampled": {
+            "factor": factor,
+            "n_train": len(rows),
+            "n_train_positive": n_pos,
+            "train_base_rate": n_pos / len(rows),
+        },
+    }
+    return dataclasses.replace(
+        data, name=f"{data.name}, positives x{factor}", X_train=data.X_train[rows], y_train=y_train, info=info
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Command line: python -m warmup_lib.data regenerate | verify
 # --------------------------------------------------------------------------------------------

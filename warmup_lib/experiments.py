@@ -338,9 +338,13 @@ class RunConfig:
 
     def run(self, seed: int = 0, *, progress: bool = False) -> History:
         """Train one fresh model with seed ``seed`` (init and batch order) and return its History."""
+        return self.fit(seed, progress=progress)[1]
+
+    def fit(self, seed: int = 0, *, progress: bool = False) -> tuple[nn.Module, History]:
+        """Like :meth:`run`, but also return the trained model (to score other data with it)."""
         model = self.build_model(seed)
         optimizer = self.build_optimizer(model.parameters())
-        return train(
+        history = train(
             model,
             optimizer,
             self.schedule,
@@ -350,6 +354,7 @@ class RunConfig:
             progress=progress,
             **self.train_kwargs(),
         )
+        return model, history
 
     def __repr__(self) -> str:
         schedule = "None" if self.schedule is None else type(self.schedule).__name__

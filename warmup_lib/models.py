@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -296,3 +297,21 @@ class FraudClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return one logit per row, shape ``(batch,)``."""
         return self.net(x).squeeze(-1)
+
+    def predict_proba(self, x: torch.Tensor) -> np.ndarray:
+        """Fraud probability per row, ``sigmoid(logit)``, as a NumPy array (no gradients).
+
+        These are the scores thresholds and precision-recall curves work on.
+        """
+        if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(
+                f"x must be a float tensor of shape (rows, {self.in_features}), got "
+                f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}"
+            )
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                return torch.sigmoid(self(x)).numpy()
+        finally:
+            self.train(was_training)
