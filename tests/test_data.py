@@ -678,3 +678,27 @@ def test_oversample_repeats_training_positives_only():
         D.oversample(data, factor=0)
     with pytest.raises(ValueError, match="binary"):
         D.oversample(D.load_digits(), factor=2)
+
+
+def test_subset_keeps_the_first_training_rows_and_records_it():
+    digits = D.load_digits()
+    small = D.subset(digits, 100)
+    assert torch.equal(small.X_train, digits.X_train[:100]) and torch.equal(small.y_val, digits.y_val)
+    assert small.info["subset"] == {"n_train": 100, "of": len(digits.y_train)}
+    assert len(set(small.y_train.tolist())) == 10, "a stratified split gives every class in the first 100 rows"
+    with pytest.raises(ValueError, match="n_train"):
+        D.subset(digits, 0)
+    with pytest.raises(ValueError, match="n_train"):
+        D.subset(digits, len(digits.y_train) + 1)
+
+
+def test_one_vs_rest_makes_a_binary_task():
+    digits = D.load_digits()
+    eights = D.one_vs_rest(digits, 8)
+    assert eights.task == "binary" and eights.n_classes == 2 and eights.y_train.dtype == torch.float32
+    assert torch.equal(eights.y_val, (digits.y_val == 8).float())
+    assert 0.05 < eights.info["one_vs_rest"]["train_base_rate"] < 0.15
+    with pytest.raises(ValueError, match="positive_class"):
+        D.one_vs_rest(digits, 10)
+    with pytest.raises(ValueError, match="multiclass"):
+        D.one_vs_rest(eights, 1)

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from warmup_lib.models import MLP, FraudClassifier, TinyTransformerLM
+from warmup_lib.models import MLP, BigramLM, FraudClassifier, TinyTransformerLM
 
 torch.set_num_threads(1)
 
@@ -236,3 +236,20 @@ def test_fraud_classifier_predict_proba_is_the_sigmoid_of_the_logit():
     assert model.training, "predict_proba must restore training mode"
     with pytest.raises(ValueError, match="x must be"):
         model.predict_proba(torch.randn(3, 4))
+
+
+def test_bigram_lm_is_seeded_without_touching_global_state_and_learns_the_floor():
+    from warmup_lib.data import make_bigram_language
+    from warmup_lib.training import train
+
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    a, b = BigramLM(32, seed=4), BigramLM(32, seed=4)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    lang = make_bigram_language(n_train=1024, n_val=256, n_test=256)
+    assert a(lang.X_val[:2]).shape == (2, lang.X_val.shape[1], 32)
+    history = train(a, torch.optim.Adam(a.parameters(), lr=0.05), None, lang, steps=150, batch_size=32)
+    assert history.final_val_loss < lang.info["best_loss"] + 0.1
+    with pytest.raises(ValueError, match="vocab_size"):
+        BigramLM(1)

@@ -1040,6 +1040,56 @@ def add_leaky_feature(data: DataSplits, strength: float = 5.0, seed: int = 0) ->
     )
 
 
+def subset(data: DataSplits, n_train: int) -> DataSplits:
+    """A copy of ``data`` keeping only the first ``n_train`` training rows (val and test unchanged).
+
+    The splits are drawn stratified and shuffled, so the first rows are a fair sample. Used to
+    make a model overfit on purpose (few examples, many steps) or to make full-batch runs cheap.
+    """
+    if not isinstance(data, DataSplits):
+        raise TypeError(f"data must be a DataSplits (for example load_digits()), got {type(data).__name__}")
+    n_train = check_int("n_train", n_train, min_value=1, max_value=len(data.y_train))
+    info = {**data.info, "subset": {"n_train": n_train, "of": len(data.y_train)}}
+    return dataclasses.replace(
+        data,
+        name=f"{data.name}, {n_train} training rows",
+        X_train=data.X_train[:n_train],
+        y_train=data.y_train[:n_train],
+        info=info,
+    )
+
+
+def one_vs_rest(data: DataSplits, positive_class: int) -> DataSplits:
+    """A binary copy of multiclass ``data``: label 1 for ``positive_class``, 0 for every other class.
+
+    Labels become float32 0/1 as the binary task expects; ``info`` records the base rate of each
+    split (roughly 1/10 for one digit against the rest).
+    """
+    if not isinstance(data, DataSplits):
+        raise TypeError(f"data must be a DataSplits (for example load_digits()), got {type(data).__name__}")
+    if data.task != "multiclass":
+        raise ValueError(f"data must be a multiclass task, got task {data.task!r}")
+    positive_class = check_int("positive_class", positive_class, min_value=0, max_value=data.n_classes - 1)
+    labels = {split: (getattr(data, f"y_{split}") == positive_class).to(torch.float32) for split in ("train", "val", "test")}
+    info = {
+        **data.info,
+        "one_vs_rest": {
+            "positive_class": positive_class,
+            **{f"{split}_base_rate": float(y.mean()) for split, y in labels.items()},
+        },
+    }
+    return dataclasses.replace(
+        data,
+        name=f"{data.name}: {positive_class} vs rest",
+        task="binary",
+        n_classes=2,
+        y_train=labels["train"],
+        y_val=labels["val"],
+        y_test=labels["test"],
+        info=info,
+    )
+
+
 def oversample(data: DataSplits, factor: int = 20) -> DataSplits:
     """A copy of binary ``data`` whose training split repeats every positive row ``factor`` times.
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from ._validation import check_bool, check_choice, check_float, check_int
 
-__all__ = ["MLP", "TinyTransformerLM", "FraudClassifier", "ACTIVATIONS", "NORMS"]
+__all__ = ["MLP", "BigramLM", "TinyTransformerLM", "FraudClassifier", "ACTIVATIONS", "NORMS"]
 
 #: Activation names accepted by :class:`MLP`, mapped to their ``torch.nn`` module.
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -131,6 +131,24 @@ class MLP(nn.Sequential):
         self.norm = norm
         self.init_scale = init_scale
         self.seed = seed
+
+
+class BigramLM(nn.Sequential):
+    """The smallest causal language model: a lookup table from the current token to logits of the next.
+
+    ``Embedding(vocab_size, width)`` then ``Linear(width, vocab_size)``; it sees one token of
+    context, so on the bigram language it can reach the entropy floor ``info["best_loss"]`` and
+    no further. Forward: tokens ``(B, L)`` -> logits ``(B, L, vocab_size)``. Cheap enough to train
+    many seeds in seconds where a transformer would not fit the time budget.
+    """
+
+    def __init__(self, vocab_size: int, width: int = 16, seed: int | None = None) -> None:
+        vocab_size = check_int("vocab_size", vocab_size, min_value=2)
+        width = check_int("width", width, min_value=1)
+        seed = _check_seed(seed)
+        with _seeded(seed):
+            super().__init__(nn.Embedding(vocab_size, width), nn.Linear(width, vocab_size))
+        self.vocab_size, self.width, self.seed = vocab_size, width, seed
 
 
 class TinyTransformerLM(nn.Module):
