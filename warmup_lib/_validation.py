@@ -7,6 +7,8 @@ import numbers
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 
 def _describe(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
@@ -89,3 +91,18 @@ def check_optimizer(name: str, value: Any) -> Any:
             f"lr=1e-3)), got {_describe(value)}"
         )
     return value
+
+
+def as_array(name: str, values: Any, what: str = "a sequence") -> np.ndarray:
+    """Turn a list, NumPy array, pandas Series or torch tensor into a NumPy array.
+
+    Rejects ``None``, strings, dicts, sets and single numbers with a message naming ``name`` and
+    saying it must be ``what``; tensors are detached and moved to the CPU first.
+    """
+    if values is None or isinstance(values, str | bytes | dict | set) or isinstance(values, numbers.Number):
+        raise TypeError(
+            f"{name} must be {what} (list, NumPy array, pandas Series or tensor), got {type(values).__name__}"
+        )
+    if hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor
+        values = values.detach().cpu().numpy()
+    return np.asarray(values)

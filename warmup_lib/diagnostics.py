@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from warmup_lib._validation import check_float, check_int
+from warmup_lib._validation import as_array, check_float, check_int
 
 __all__ = [
     "RunSummary",
@@ -90,18 +89,7 @@ def _frame_column(frame: pd.DataFrame, column: str, name: str) -> np.ndarray:
 
 def _as_losses(name: str, values: Any) -> np.ndarray:
     """Return ``values`` as a 1-D float array; NaN and inf are kept (callers decide what they mean)."""
-    if (
-        values is None
-        or isinstance(values, (str, bytes, dict, set))
-        or isinstance(values, numbers.Number)
-    ):
-        raise TypeError(
-            f"{name} must be a sequence of losses (list, NumPy array, pandas Series or tensor), "
-            f"got {type(values).__name__}"
-        )
-    if hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor
-        values = values.detach().cpu().numpy()
-    array = np.asarray(values)
+    array = as_array(name, values, "a sequence of losses")
     if array.dtype == object:
         try:
             array = array.astype(float)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,7 +21,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from warmup_lib._validation import check_choice, check_float, check_int
+from warmup_lib._validation import as_array, check_choice, check_float, check_int
 
 __all__ = [
     "base_rate",
@@ -46,18 +45,7 @@ __all__ = [
 
 
 def _as_1d(name: str, values: Any) -> np.ndarray:
-    if (
-        values is None
-        or isinstance(values, (str, bytes, dict, set))
-        or isinstance(values, numbers.Number)
-    ):
-        raise TypeError(
-            f"{name} must be a sequence (list, NumPy array, pandas Series or tensor), "
-            f"got {type(values).__name__}"
-        )
-    if hasattr(values, "detach") and hasattr(values, "cpu"):  # a torch tensor
-        values = values.detach().cpu().numpy()
-    array = np.asarray(values)
+    array = as_array(name, values)
     if array.ndim == 2 and 1 in array.shape:  # a (n, 1) column from a model's output
         array = array.reshape(-1)
     if array.ndim != 1:
