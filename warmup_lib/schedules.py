@@ -307,8 +307,8 @@ class Constant(Schedule):
 
 
 @dataclass(frozen=True)
-class LinearDecay(Schedule):
-    """Linear decay ``end + (1 - end) * max(0, (D - t) / max(1, D))``: 1 at t=0, ``end`` from t=D on."""
+class _Fall(Schedule):
+    """Shared shape of the falls: ``end + (1 - end) * fall(t)`` with ``fall`` going 1 -> 0 over D."""
 
     decay_steps: int
     end: float = 0.0
@@ -317,11 +317,22 @@ class LinearDecay(Schedule):
         object.__setattr__(self, "decay_steps", check_int("decay_steps", self.decay_steps))
         object.__setattr__(self, "end", _factor("end", self.end))
 
+    def _fall(self, t: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def _curve(self, t: np.ndarray) -> np.ndarray:
-        down = np.maximum(0.0, (self.decay_steps - t) / max(1, self.decay_steps))
-        if self.end == 0.0:
+        down = self._fall(t)
+        if self.end == 0.0:  # keep transformers' exact arithmetic
             return down
         return self.end + (1.0 - self.end) * down
+
+
+@dataclass(frozen=True)
+class LinearDecay(_Fall):
+    """Linear decay ``end + (1 - end) * max(0, (D - t) / max(1, D))``: 1 at t=0, ``end`` from t=D on."""
+
+    def _fall(self, t: np.ndarray) -> np.ndarray:
+        return np.maximum(0.0, (self.decay_steps - t) / max(1, self.decay_steps))
 
 
 @dataclass(frozen=True)
@@ -444,19 +455,11 @@ class ExponentialDecay(Schedule):
 
 
 @dataclass(frozen=True)
-class OneMinusSqrtDecay(Schedule):
+class OneMinusSqrtDecay(_Fall):
     """Decay ``end + (1 - end) * (1 - sqrt(min(1, t / D)))`` (WSD's "1-sqrt" cooldown, Hägele et al. 2024)."""
 
-    decay_steps: int
-    end: float = 0.0
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "decay_steps", check_int("decay_steps", self.decay_steps))
-        object.__setattr__(self, "end", _factor("end", self.end))
-
-    def _curve(self, t: np.ndarray) -> np.ndarray:
-        down = 1.0 - np.sqrt(np.minimum(t / max(1, self.decay_steps), 1.0))
-        return self.end + (1.0 - self.end) * down
+    def _fall(self, t: np.ndarray) -> np.ndarray:
+        return 1.0 - np.sqrt(np.minimum(t / max(1, self.decay_steps), 1.0))
 
 
 @dataclass(frozen=True)
