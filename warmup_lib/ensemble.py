@@ -172,9 +172,7 @@ class StackedNet:
             torch._foreach_addcmul_(
                 weights, self._snapshot_views, [self._per_member(keep, w) for w in weights]
             )
-            update_ratio = (
-                scales * torch.linalg.vector_norm(self._snapshot, dim=1) / weight_norm
-            )
+            update_ratio = scales * torch.linalg.vector_norm(self._snapshot, dim=1) / weight_norm
         return torch.stack([grad_norm, update_ratio])
 
     def keep(self, keep: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
@@ -267,7 +265,9 @@ class StackedMLP(StackedNet):
                 bias = self._add([m.bias[None] for m in same]) if layer.bias is not None else None
                 self.ops.append(("linear", (weight, bias)))
             elif isinstance(layer, nn.LayerNorm):
-                weight = self._add([m.weight[None] for m in same]) if layer.weight is not None else None
+                weight = (
+                    self._add([m.weight[None] for m in same]) if layer.weight is not None else None
+                )
                 bias = self._add([m.bias[None] for m in same]) if layer.bias is not None else None
                 self.ops.append(("layer_norm", (layer.eps, weight, bias)))
             else:
@@ -424,7 +424,9 @@ class StackedTransformer(StackedNet):
             if layer.activation not in (F.relu, F.gelu) or layer.self_attn.in_proj_bias is None:
                 raise NotStackable("only encoder layers with relu/gelu and biases are stacked")
 
-    def _attention(self, x: torch.Tensor, layer: dict[str, Any], batch: int, length: int) -> torch.Tensor:
+    def _attention(
+        self, x: torch.Tensor, layer: dict[str, Any], batch: int, length: int
+    ) -> torch.Tensor:
         params, heads = self.params, self.n_heads
         members, d_model = x.shape[0], self.d_model
         head = d_model // heads
