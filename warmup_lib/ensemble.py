@@ -433,12 +433,13 @@ class StackedTransformer(StackedNet):
         weight, bias = layer["qkv"]
         qkv = torch.baddbmm(params[bias], x, params[weight])  # (K, batch*length, 3 d)
         # nn.MultiheadAttention's layout: q | k | v along the last axis, each split into heads.
-        qkv = (
+        # unbind (not indexing) so that the backward pass stacks the three gradients in one go.
+        q, k, v = (
             qkv.view(members * batch, length, 3, heads, head)
             .permute(2, 0, 3, 1, 4)
             .reshape(3, members * batch * heads, length, head)
+            .unbind(0)
         )
-        q, k, v = qkv[0], qkv[1], qkv[2]
         scores = torch.baddbmm(
             self.causal_mask[:length, :length], q, k.transpose(1, 2), alpha=head**-0.5
         )
