@@ -137,7 +137,7 @@ class _VectorOps:
 
 def _one(ufunc: np.ufunc, x: float) -> float:
     """``ufunc`` on one value, through the same contiguous float64 loop as an array."""
-    return ufunc(np.array((float(x),))).item()
+    return ufunc(np.array((x,), dtype=np.float64)).item()
 
 
 class _ScalarOps:
@@ -701,6 +701,11 @@ class Joined(Schedule):
         object.__setattr__(
             self, "lengths", tuple(check_int(f"length of phase {i}", n) for i, n in enumerate(self.lengths))
         )
+        # (phase, first step, end step) for the one-step path, which runs every optimizer step.
+        starts = (0, *np.cumsum(self.lengths).tolist())
+        spans = tuple(zip(self.phases[:-1], starts[:-1], starts[1:], strict=True))
+        object.__setattr__(self, "_spans", spans)
+        object.__setattr__(self, "_last_start", starts[-1])
 
     @property
     def warmup_steps(self) -> int:  # type: ignore[override]
@@ -724,12 +729,10 @@ class Joined(Schedule):
         return out
 
     def _value(self, t: float) -> float:
-        offset = 0
-        for phase, length in zip(self.phases[:-1], self.lengths, strict=True):
-            if t < offset + length:
-                return phase._value(t - offset)
-            offset += length
-        return self.phases[-1]._value(t - offset)
+        for phase, start, end in self._spans:
+            if t < end:
+                return phase._value(t - start)
+        return self.phases[-1]._value(t - self._last_start)
 
 
 @dataclass(frozen=True)

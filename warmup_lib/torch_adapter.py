@@ -60,7 +60,7 @@ class ScheduleLR(LRScheduler):
 
     @property
     def schedules(self) -> tuple[Schedule, ...]:
-        """One schedule per parameter group (the same object repeated when they share one)."""
+        """One schedule per parameter group (the same schedule repeated when they share one)."""
         return self._schedules
 
     @schedules.setter
@@ -85,8 +85,8 @@ class ScheduleLR(LRScheduler):
                     f"CosineDecay(900))), got {type(item).__name__}"
                 )
         self._schedules = schedules
-        # One shared schedule is evaluated once per step, not once per group.
-        self._shared = all(s is schedules[0] for s in schedules)
+        # One shared schedule (or equal ones) is evaluated once per step, not once per group.
+        self._shared = all(s == schedules[0] for s in schedules)
 
     @property
     def schedule(self) -> Schedule:

@@ -5,12 +5,6 @@
 package root (``warmup_lib.get_scheduler``, ``warmup_lib.get_linear_schedule_with_warmup``, ...).
 """
 
+from . import pytorch_warmup
+
 __all__ = ["pytorch_warmup"]
-
-
-def __getattr__(name: str):
-    if name == "pytorch_warmup":
-        import importlib
-
-        return importlib.import_module(".pytorch_warmup", __name__)
-    raise AttributeError(f"module 'warmup_lib.compat' has no attribute {name!r}")
