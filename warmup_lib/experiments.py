@@ -41,7 +41,7 @@ from torch import nn
 from . import runtime
 from ._validation import check_bool, check_choice, check_float, check_int
 from .ensemble import NotStackable, check_stackable, stack_models
-from .schedules import LinearWarmup, Schedule
+from .schedules import LinearWarmup, Schedule, with_warmup
 from .torch_adapter import ScheduleLR
 from .training import (
     DivergenceRule,
@@ -971,7 +971,7 @@ def _with_warmup(warmup: Schedule | None, base: Schedule | None) -> Schedule | N
     """A grid cell's schedule: ``base`` multiplied by the warmup factor (either may be absent)."""
     if base is None or warmup is None:
         return warmup if base is None else base
-    return warmup * base
+    return with_warmup(base, warmup)
 
 
 def sweep(
