@@ -48,7 +48,7 @@ __version__ = "0.1.0"
 # package stays cheap, and ``python -m warmup_lib.data`` does not import itself twice.
 _SUBMODULES = (
     "builders", "data", "diagnostics", "experiments", "losses", "metrics", "models",
-    "plotting", "runtime", "schedules", "torch_adapter", "training", "widgets",
+    "plotting", "runtime", "schedules", "step_counting", "torch_adapter", "training", "widgets",
 )
 _LAZY_NAMES = {"train": "training", "History": "training"}
 
