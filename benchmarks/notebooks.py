@@ -4,15 +4,25 @@ Runs every notebook (without saving it) in a fresh process pinned to CPU 0 with 
 (Binder gives one CPU), and prints `name: value unit` lines, e.g.
 ``nb_03_loss_comparison_s: 41.2 s`` and ``nb_03_loss_comparison_peak_rss_mib: 612 MiB``.
 Budgets: <= 60 s and <= 1024 MiB (Binder's guaranteed memory) per notebook.
+
+    python benchmarks/notebooks.py                       # every notebook of the series
+    python benchmarks/notebooks.py 02_lr_curves --write  # one, and store its figures
+
+``--write`` stores the measured seconds and peak memory in ``warmup_lib/series.csv``, the one
+source of truth that notebook 00, the README and ``docs/instructor.md`` take their times from
+(tests check that the two documents agree with it).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from warmup_lib import series
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,12 +51,23 @@ def measure(path: Path) -> dict[str, float]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", help="notebook names such as 02_lr_curves (default: all)")
+    parser.add_argument("--write", action="store_true", help="store the figures in warmup_lib/series.csv")
+    args = parser.parse_args(argv)
+    names = args.notebooks or [lesson.notebook for lesson in series.lessons()]
+    measured = {}
+    for name in names:
+        path = ROOT / "notebooks" / f"{name.removesuffix('.ipynb')}.ipynb"
+        if not path.is_file():
+            parser.error(f"no notebook {path.name} in notebooks/")
         figures = measure(path)
-        name = path.stem
-        print(f"nb_{name}_s: {figures['seconds']:.1f} s", flush=True)
-        print(f"nb_{name}_peak_rss_mib: {figures['peak_rss_mib']:.0f} MiB", flush=True)
+        measured[path.stem] = (figures["seconds"], figures["peak_rss_mib"])
+        print(f"nb_{path.stem}_s: {figures['seconds']:.1f} s", flush=True)
+        print(f"nb_{path.stem}_peak_rss_mib: {figures['peak_rss_mib']:.0f} MiB", flush=True)
+    if args.write:
+        print(f"stored in {series.record_measurements(measured).relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

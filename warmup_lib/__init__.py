@@ -47,8 +47,9 @@ __version__ = "0.1.0"
 # The engine's modules load on first use (``wl.training``, ``wl.plotting`` ...): importing the
 # package stays cheap, and ``python -m warmup_lib.data`` does not import itself twice.
 _SUBMODULES = (
-    "builders", "data", "diagnostics", "experiments", "losses", "metrics", "models",
-    "plotting", "runtime", "schedules", "step_counting", "torch_adapter", "training", "widgets",
+    "builders", "data", "diagnostics", "exercises", "experiments", "losses", "metrics", "models",
+    "plotting", "runtime", "schedules", "series", "step_counting", "torch_adapter", "training",
+    "widgets",
 )
 _LAZY_NAMES = {"train": "training", "History": "training"}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import platform
 import random
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -91,7 +90,6 @@ def describe_environment() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "cpus_available": cpus_available,
-        "executable": sys.executable,
     }
 
 

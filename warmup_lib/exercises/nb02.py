@@ -1,0 +1,141 @@
+"""Checks for notebook 02's exercises (learning-rate curves: composing, counting steps, floats)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..schedules import CosineDecay, LinearWarmup, warmup_then
+from .checking import Incorrect, call, exercise, expect_equal, fmt, integer, number
+
+TOTAL_STEPS = 2000
+WARMUP_STEPS = int(0.05 * TOTAL_STEPS)
+
+
+def _reference_schedule():
+    return warmup_then(LinearWarmup(WARMUP_STEPS), CosineDecay(TOTAL_STEPS - WARMUP_STEPS, end=0.1))
+
+
+def _learner_curve(schedule, steps: np.ndarray) -> np.ndarray:
+    if hasattr(schedule, "curve") and callable(schedule.curve):
+        try:
+            values = np.asarray(schedule.curve(steps), dtype=float)
+        except Exception as error:
+            raise Incorrect(
+                f"`schedule.curve(steps)` raised {type(error).__name__}: {error}"
+            ) from None
+    else:
+        values = np.array([number(f"schedule({k})", call("schedule", schedule, int(k))) for k in steps])
+    if values.shape != steps.shape:
+        raise Incorrect(f"`schedule` gave {values.size} values for {steps.size} steps")
+    return values
+
+
+@exercise(
+    "02.1",
+    hint=(
+        "wl.warmup_then(wl.LinearWarmup(100), wl.CosineDecay(1900, end=0.1)) is the schedule. "
+        "Evaluate it with schedule.curve(np.arange(2000)) and look for the first step after the "
+        "warmup where the value is below 0.5."
+    ),
+    solution='''\
+ex1_total = 2000
+ex1_warmup = int(0.05 * ex1_total)
+ex1_schedule = wl.warmup_then(wl.LinearWarmup(ex1_warmup), wl.CosineDecay(ex1_total - ex1_warmup, end=0.1))
+ex1_steps = np.arange(ex1_total)
+ex1_lr = ex1_schedule.curve(ex1_steps)
+# After the peak only: the warmup is below half the peak too, at its start.
+ex1_first = int(np.argmax((ex1_steps >= ex1_warmup) & (ex1_lr < 0.5)))
+
+# Closed form: (1 + cos(pi p)) / 2 = 4/9, so cos(pi p) = -1/9.
+ex1_fraction = math.acos(-1 / 9) / math.pi
+ex1_expected = ex1_warmup + math.floor(ex1_fraction * (ex1_total - ex1_warmup)) + 1
+print(f"warmup {ex1_warmup} steps; LR first below half the peak at step {ex1_first} "
+      f"(closed form: {ex1_fraction:.4f} of the decay -> step {ex1_expected})")
+assert ex1_first == ex1_expected, "the search and the closed form should agree"
+ex["02.1"].check(ex1_schedule, ex1_first)''',
+)
+def warmup_then_cosine(schedule, first_below_half):
+    steps = np.arange(TOTAL_STEPS)
+    expected = _reference_schedule().curve(steps)
+    got = _learner_curve(schedule, steps)
+    wrong = np.flatnonzero(~np.isclose(got, expected, rtol=1e-6, atol=1e-9))
+    if wrong.size:
+        k = int(wrong[0])
+        where = "during the warmup" if k < WARMUP_STEPS else "during the decay"
+        raise Incorrect(
+            f"`schedule` differs from a {WARMUP_STEPS}-step linear warmup then a cosine decay "
+            f"to 0.1 at {wrong.size} steps; the first is step {k} ({where}): "
+            f"{fmt(got[k])} instead of {fmt(expected[k])}"
+        )
+    first = integer("first_below_half", first_below_half)
+    right = int(np.argmax((steps >= WARMUP_STEPS) & (expected < 0.5)))
+    if first < WARMUP_STEPS:
+        raise Incorrect(
+            f"`first_below_half` is {first}, inside the warmup; the question asks for the first "
+            "step after the peak"
+        )
+    expect_equal("first_below_half", first, right)
+    fraction = math.acos(-1 / 9) / math.pi
+    return f"step {right}: {fmt(fraction)} of the way through the decay."
+
+
+@exercise(
+    "02.2",
+    hint=(
+        "Count micro-batches per epoch first (the last one may be short), then how many full "
+        "groups of 8 they make: that is optimizer updates per epoch. divmod() gives both parts."
+    ),
+    solution='''\
+ex2_micro_batches = len(DataLoader(range(60_000), batch_size=32))
+ex2_updates_per_epoch, ex2_left_over = divmod(ex2_micro_batches, 8)
+ex2_warmup_steps = 3 * ex2_updates_per_epoch
+print(f"{ex2_micro_batches} micro-batches per epoch = {ex2_updates_per_epoch} updates "
+      f"+ {ex2_left_over} left over -> LinearWarmup({ex2_warmup_steps})")
+# Not 3 * 1875 = 5625: the scheduler counts optimizer updates, not micro-batches.
+# (The left-over micro-batches' gradients must be zeroed or folded into the next update.)
+ex["02.2"].check(ex2_warmup_steps, ex2_left_over)''',
+)
+def warmup_steps_for_three_epochs(warmup_steps, left_over):
+    micro_batches = math.ceil(60_000 / 32)
+    updates, rest = divmod(micro_batches, 8)
+    got = integer("warmup_steps", warmup_steps)
+    if got == 3 * micro_batches:
+        raise Incorrect(
+            f"`warmup_steps` is {got} = 3 x {micro_batches} micro-batches; the scheduler counts "
+            "optimizer updates, one per 8 micro-batches"
+        )
+    if got in (3 * math.ceil(micro_batches / 8), math.ceil(3 * micro_batches / 8)):
+        raise Incorrect(
+            f"`warmup_steps` is {got}: {micro_batches} / 8 = {micro_batches / 8} makes only "
+            f"{updates} full updates per epoch (the loop steps on every 8th micro-batch)"
+        )
+    expect_equal("warmup_steps", got, 3 * updates)
+    expect_equal("left_over", integer("left_over", left_over), rest)
+    return f"{micro_batches} micro-batches = {updates} updates + {rest} left over, per epoch."
+
+
+@exercise(
+    "02.3",
+    hint="Print 1 - 0.999 with repr(): the nearest double to 0.999 is not exactly 0.999.",
+    solution='''\
+ex3_denominator = 1 - 0.999
+ex3_quotient = 2 / ex3_denominator
+print(f"1 - 0.999 = {ex3_denominator!r}, 2 / (1 - 0.999) = {ex3_quotient!r}, int(...) = {int(ex3_quotient)}")
+# 0.999 has no exact binary representation; the nearest double is a hair below 0.999, so
+# 1 - 0.999 is a hair above 0.001 and the quotient a hair below 2000. int() truncates towards
+# zero -> 1999. untuned_warmup_steps rounds quotients that are within 1e-9 of an integer.
+assert int(ex3_quotient) == 1999 and wl.untuned_warmup_steps(0.999) == 2000
+ex["02.3"].check(ex3_denominator, int(ex3_quotient))''',
+)
+def floating_point_trap(denominator, truncated):
+    got = number("denominator", denominator)
+    if got == 0.001:
+        raise Incorrect(
+            "`denominator` is exactly 0.001, the value on paper; compute 1 - 0.999 in Python "
+            "and print it with repr()"
+        )
+    expect_equal("denominator", got, 1 - 0.999)
+    expect_equal("truncated", integer("truncated", truncated), int(2 / (1 - 0.999)))
+    return f"1 - 0.999 = {1 - 0.999!r}: a hair above 0.001."
