@@ -298,3 +298,101 @@ def test_valid_edge_cases_work():
     assert S.warmup_then(S.LinearWarmup(0), S.LinearDecay(0))(0) == 0.0
     assert S.LinearWarmup(10.0)(5) == 0.5  # an integral float is a whole number of steps
     assert S.PolynomialDecay(0, end=0.1)(0) == 0.1
+
+
+# ---- the schedule algebra: warmup * base ----------------------------------------------------
+
+
+BASES = [S.CosineDecay(300), S.LinearDecay(200, end=0.1), S.Constant(0.5), S.StepDecay(40, gamma=0.5),
+         S.wsd(0, 100, 100, min_ratio=0.1), S.OneCycle(300)]
+
+
+@pytest.mark.parametrize("base", BASES, ids=repr)
+@pytest.mark.parametrize("warmup", ALL_WARMUPS + [S.ConstantWarmup(20, factor=0.1)], ids=repr)
+def test_warmup_times_base_is_the_base_dampened_during_warmup_and_equal_after(warmup, base):
+    product = warmup * base
+    assert product == S.with_warmup(base, warmup) == S.Product((warmup, base))
+    steps = np.arange(400)
+    np.testing.assert_array_equal(product.curve(steps), warmup.curve(steps) * base.curve(steps))
+    differ = S.steps_that_differ(base, product, 400)
+    assert differ.dtype.kind == "i" and (differ.size == 0 or differ.max() < warmup.warmup_steps)
+    assert product.warmup_steps == max(warmup.warmup_steps, base.warmup_steps)
+    # plain data, hashable, picklable, and the one-step path agrees bit for bit
+    assert S.schedule_from_dict(product.to_dict()) == product
+    assert hash(pickle.loads(pickle.dumps(product))) == hash(product)
+    assert np.array_equal(product.curve(steps), [product(int(k)) for k in steps])
+
+
+def test_steps_that_differ_lists_exactly_the_dampened_steps():
+    base = S.CosineDecay(100)
+    assert S.steps_that_differ(base, S.LinearWarmup(10) * base, 100).tolist() == list(range(10))
+    assert S.steps_that_differ(base, base, 100).size == 0
+    # the last cosine step is 0, so warmup changes nothing there; atol ignores tiny differences
+    assert S.steps_that_differ(base, S.LinearWarmup(101) * base, 101).tolist() == list(range(100))
+    assert S.steps_that_differ(S.Constant(1.0), S.Constant(1.0 - 1e-13), 5, atol=1e-12).size == 0
+
+
+def test_products_flatten_and_take_numbers():
+    a, b, c = S.LinearWarmup(5), S.CosineDecay(50), S.Constant(0.5)
+    assert (a * b) * c == a * (b * c) == S.Product((a, b, c))
+    assert 0.5 * b == S.Product((S.Constant(0.5), b)) and b * 2 == S.Product((b, S.Constant(2.0)))
+    assert np.float64(0.5) * b == 0.5 * b  # NumPy scalars defer to the schedule
+    assert (0.5 * b)(0) == 0.5
+
+
+def test_warmups_hold_exactly_one_from_their_end_for_any_start():
+    for start in np.linspace(0.0, 1.0, 51):
+        for warmup in (S.LinearWarmup(7, start=start), S.CosineWarmup(7, start=start),
+                       S.OneMinusSqrtWarmup(7, start=start), S.SaturatingWarmup(2.0, start=start, warmup_steps=7)):
+            assert np.all(warmup.curve(np.arange(7, 50)) == 1.0), warmup
+            assert warmup(7) == 1.0
+            S.with_warmup(S.Constant(), warmup)  # accepted
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "argument"),
+    [
+        (lambda: S.with_warmup(S.Constant(), S.ExponentialDecay(0.9)), ValueError, "exactly 1"),
+        (lambda: S.with_warmup(S.Constant(), S.SaturatingWarmup(tau=3.0)), ValueError, "warmup_steps"),
+        (lambda: S.with_warmup(S.Constant(), S.LinearDecay(10)), ValueError, "warmup"),
+        (lambda: S.with_warmup(lambda t: 1.0, S.LinearWarmup(3)), TypeError, "base"),
+        (lambda: S.with_warmup(S.Constant(), 3), TypeError, "warmup"),
+        (lambda: S.Constant() * "a", TypeError, "multiply"),
+        (lambda: S.Constant() * True, TypeError, "unsupported"),
+        (lambda: -1.0 * S.Constant(), ValueError, "value"),
+        (lambda: float("nan") * S.Constant(), ValueError, "value"),
+        (lambda: S.Product(()), TypeError, "factors"),
+        (lambda: S.Product((S.Constant(), 2.0)), TypeError, "factors"),
+        (lambda: S.steps_that_differ(S.Constant(), 1.0, 5), TypeError, "a and b"),
+        (lambda: S.steps_that_differ(S.Constant(), S.Constant(), -1), ValueError, "steps"),
+        (lambda: S.steps_that_differ(S.Constant(), S.Constant(), 5, atol=-1e-3), ValueError, "atol"),
+    ],
+)
+def test_algebra_bad_arguments_are_named(call, exc, argument):
+    with pytest.raises(exc, match=argument):
+        call()
+
+
+def test_schedule_warning_is_a_user_warning_at_the_package_root():
+    import warmup_lib
+
+    assert issubclass(warmup_lib.ScheduleWarning, UserWarning)
+    assert warmup_lib.ScheduleWarning is S.ScheduleWarning
+    for name in ("Product", "with_warmup", "steps_that_differ"):
+        assert getattr(warmup_lib, name) is getattr(S, name)
+
+
+COMPOSED = [
+    S.OneCycle(100), S.OneCycle(100, three_phase=True, anneal="linear"),
+    S.wsd(10, 20, 30, warmup_type="cosine", decay_type="1-sqrt", min_ratio=0.05),
+    S.wsd(5, 0, 10, warmup_type="1-sqrt", decay_type="cosine", cycles=1.0),
+    S.LinearWarmup(30, start=0.3) * S.CosineRestartsDecay(80, cycles=3, end=0.1),
+    0.5 * S.ExponentialWarmup(40, start=1e-3) * S.PolynomialDecay(120, end=0.01, power=1.7),
+    S.join((S.ConstantWarmup(5, factor=0.2), 5), (S.SaturatingWarmup(3.0), 20), (S.ExponentialDecay(0.97), None)),
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(spec=st.sampled_from(COMPOSED), steps=st.lists(st.integers(0, 10**6), min_size=1, max_size=50))
+def test_property_one_step_path_equals_curve_for_compositions(spec, steps):
+    assert np.array_equal(spec.curve(np.array(steps)), [spec(s) for s in steps])

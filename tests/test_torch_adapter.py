@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -141,7 +142,7 @@ def test_pickles_and_repr():
     assert "LinearWarmup" in repr(sched)
 
 
-def test_long_runs_cross_cache_blocks():
+def test_long_runs_follow_the_curve_exactly():
     _, opt = model_and_optimizer(1.0)
     schedule = S.InverseSqrtDecay(100)
     sched = ScheduleLR(opt, schedule)
@@ -157,3 +158,126 @@ def test_bad_arguments():
         ScheduleLR(opt, lambda step: 1.0)
     with pytest.raises(ValueError, match="last_epoch"):
         ScheduleLR(opt, S.Constant(), last_epoch=-3)
+
+
+# ---- per-group schedules, live reassignment, warnings, checkpoints ------------------------------
+
+
+def test_one_schedule_per_parameter_group():
+    warm = S.LinearWarmup(5) * S.CosineDecay(30)
+    flat = S.CosineDecay(30, end=0.1)
+    _, opt = model_and_optimizer(0.2, groups=True)
+    sched = ScheduleLR(opt, [warm, flat])
+    lrs = collect(sched, 30)
+    bases = [group["initial_lr"] for group in opt.param_groups]
+    np.testing.assert_array_equal(lrs[:, 0], bases[0] * warm.curve(np.arange(30)))
+    np.testing.assert_array_equal(lrs[:, 1], bases[1] * flat.curve(np.arange(30)))
+    assert sched.schedules == (warm, flat)
+    with pytest.raises(AttributeError, match="schedules"):
+        sched.schedule  # noqa: B018 - two different schedules: there is no single one to return
+    assert "schedules=" in repr(sched)
+    # a list of one shared schedule behaves like the schedule itself
+    _, opt = model_and_optimizer(0.2, groups=True)
+    assert ScheduleLR(opt, [warm, warm]).schedule == warm
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_schedule_list_of_the_wrong_length_names_both_counts(count):
+    _, opt = model_and_optimizer(groups=True)
+    with pytest.raises(ValueError, match=rf"optimizer has 2 parameter groups, but {count} schedules"):
+        ScheduleLR(opt, [S.Constant()] * count)
+    with pytest.raises(TypeError, match=r"schedule\[1\]"):
+        ScheduleLR(opt, [S.Constant(), lambda step: 1.0])
+    assert "initial_lr" not in opt.param_groups[0]
+
+
+def test_per_group_state_dict_round_trips_exactly_as_plain_data():
+    schedules = [S.LinearWarmup(5, start=0.2) * S.LinearDecay(20), S.wsd(2, 3, 4, min_ratio=0.1)]
+    _, opt = model_and_optimizer(0.1, groups=True)
+    sched = ScheduleLR(opt, schedules)
+    collect(sched, 7)
+    buffer = io.BytesIO()
+    torch.save(sched.state_dict(), buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+    assert state["schedules"] == [s.to_dict() for s in schedules] and "schedule" not in state
+    _, opt2 = model_and_optimizer(0.1, groups=True)
+    clone = ScheduleLR(opt2, S.Constant())
+    opt2.load_state_dict(opt.state_dict())  # a resume restores the optimizer (and its LRs) too
+    clone.load_state_dict(state)
+    assert clone.schedules == tuple(schedules) and clone.last_epoch == 7
+    assert clone.state_dict() == sched.state_dict()
+    np.testing.assert_array_equal(collect(clone, 10), collect(sched, 10))
+    # a per-group checkpoint does not fit an optimizer with another number of groups
+    _, opt3 = model_and_optimizer(0.1)
+    with pytest.raises(ValueError, match="1 parameter groups, but 2 schedules"):
+        ScheduleLR(opt3, S.Constant()).load_state_dict(state)
+
+
+def test_assigning_a_schedule_takes_effect_at_the_next_step():
+    _, opt = model_and_optimizer(1.0)
+    sched = ScheduleLR(opt, S.LinearWarmup(10))
+    collect(sched, 3)
+    sched.schedule = S.Constant(0.5)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.3), "nothing changes until the next step"
+    opt.step()
+    sched.step()
+    assert opt.param_groups[0]["lr"] == 0.5 and sched.get_last_lr() == [0.5]
+    _, opt = model_and_optimizer(1.0, groups=True)
+    sched = ScheduleLR(opt, S.Constant())
+    sched.schedules = [S.Constant(0.5), S.Constant(0.25)]
+    opt.step()
+    sched.step()
+    assert sched.get_last_lr() == [0.5, 0.75]
+    with pytest.raises(TypeError, match="schedule"):
+        sched.schedule = lambda step: 1.0
+    with pytest.raises(ValueError, match="2 parameter groups, but 3"):
+        sched.schedules = [S.Constant()] * 3
+
+
+def test_get_lr_outside_step_warns_like_torch_and_stepping_does_not():
+    _, opt = model_and_optimizer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched = ScheduleLR(opt, S.LinearWarmup(4))
+        collect(sched, 3)
+        seq = SequentialLR(opt, [ScheduleLR(opt, S.LinearWarmup(2)), ScheduleLR(opt, S.LinearDecay(4))], milestones=[2])
+        collect(seq, 5)
+    reference = LambdaLR(model_and_optimizer()[1], lambda step: 1.0)
+    with pytest.warns(UserWarning, match="get_last_lr") as ours:
+        assert sched.get_lr() == pytest.approx([0.1 * 0.75])
+    with pytest.warns(UserWarning, match="get_last_lr") as theirs:
+        reference.get_lr()
+    assert str(ours[0].message) == str(theirs[0].message)
+    assert ours[0].filename == __file__, "the warning points at the caller"
+
+
+def test_a_lambdalr_checkpoint_loads_into_schedulelr_but_not_the_other_way_round():
+    schedule = S.warmup_then(S.LinearWarmup(4), S.LinearDecay(16))
+    _, opt = model_and_optimizer(0.1)
+    reference = LambdaLR(opt, lambda step: schedule(step))  # what transformers' builders return
+    collect(reference, 6)
+    state = reference.state_dict()
+    _, opt2 = model_and_optimizer(0.1)
+    ours = ScheduleLR(opt2, schedule)
+    opt2.load_state_dict(opt.state_dict())
+    ours.load_state_dict(state)
+    assert ours.last_epoch == 6 and ours.schedule == schedule
+    assert "lr_lambdas" not in ours.state_dict()
+    np.testing.assert_array_equal(collect(ours, 10), collect(reference, 10))
+    # LambdaLR.load_state_dict needs an "lr_lambdas" entry, which ScheduleLR checkpoints do not have
+    with pytest.raises(KeyError, match="lr_lambdas"):
+        LambdaLR(model_and_optimizer(0.1)[1], lambda step: 1.0).load_state_dict(ours.state_dict())
+
+
+def test_tensor_learning_rates():
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=torch.tensor(0.1, dtype=torch.float64))
+    sched = ScheduleLR(opt, S.LinearWarmup(4))
+    lrs = []
+    for _ in range(6):
+        lrs.append(float(opt.param_groups[0]["lr"]))  # the group's tensor is updated in place
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx([0.0, 0.025, 0.05, 0.075, 0.1, 0.1], abs=1e-15)
+    assert isinstance(opt.param_groups[0]["lr"], torch.Tensor)

@@ -6,9 +6,11 @@ from .builders import (
     get_cosine_schedule_with_warmup,
     get_cosine_with_hard_restarts_schedule_with_warmup,
     get_cosine_with_min_lr_schedule_with_warmup,
+    get_cosine_with_min_lr_schedule_with_warmup_lr_rate,
     get_inverse_sqrt_schedule,
     get_linear_schedule_with_warmup,
     get_polynomial_decay_schedule_with_warmup,
+    get_scheduler,
     get_wsd_schedule,
 )
 from .schedules import (
@@ -28,16 +30,20 @@ from .schedules import (
     OneMinusSqrtDecay,
     OneMinusSqrtWarmup,
     PolynomialDecay,
+    Product,
     SaturatingWarmup,
     Schedule,
+    ScheduleWarning,
     StepDecay,
     join,
     noam_peak_lr,
     radam_rectification,
     schedule_from_dict,
+    steps_that_differ,
     untuned_warmup,
     untuned_warmup_steps,
     warmup_then,
+    with_warmup,
     wsd,
 )
 from .torch_adapter import ScheduleLR
@@ -47,9 +53,9 @@ __version__ = "0.1.0"
 # The engine's modules load on first use (``wl.training``, ``wl.plotting`` ...): importing the
 # package stays cheap, and ``python -m warmup_lib.data`` does not import itself twice.
 _SUBMODULES = (
-    "builders", "data", "diagnostics", "exercises", "experiments", "losses", "metrics", "models",
-    "plotting", "runtime", "schedules", "series", "step_counting", "torch_adapter", "training",
-    "widgets",
+    "builders", "compat", "data", "diagnostics", "exercises", "experiments", "losses", "metrics",
+    "models", "plotting", "runtime", "schedules", "series", "step_counting", "torch_adapter",
+    "training", "widgets",
 )
 _LAZY_NAMES = {"train": "training", "History": "training"}
 
@@ -86,25 +92,31 @@ __all__ = [
     "OneMinusSqrtDecay",
     "OneMinusSqrtWarmup",
     "PolynomialDecay",
+    "Product",
     "SaturatingWarmup",
     "Schedule",
     "ScheduleLR",
+    "ScheduleWarning",
     "StepDecay",
     "get_constant_schedule",
     "get_constant_schedule_with_warmup",
     "get_cosine_schedule_with_warmup",
     "get_cosine_with_hard_restarts_schedule_with_warmup",
     "get_cosine_with_min_lr_schedule_with_warmup",
+    "get_cosine_with_min_lr_schedule_with_warmup_lr_rate",
     "get_inverse_sqrt_schedule",
     "get_linear_schedule_with_warmup",
     "get_polynomial_decay_schedule_with_warmup",
+    "get_scheduler",
     "get_wsd_schedule",
     "join",
     "noam_peak_lr",
     "radam_rectification",
     "schedule_from_dict",
+    "steps_that_differ",
     "untuned_warmup",
     "untuned_warmup_steps",
     "warmup_then",
+    "with_warmup",
     "wsd",
 ]

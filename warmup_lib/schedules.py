@@ -9,10 +9,17 @@ Conventions (they hold for every schedule in this module):
   update. Steps count optimizer updates, not micro-batches (with gradient accumulation over 4
   micro-batches, 1000 micro-batches are 250 steps).
 * ``schedule.curve(steps)`` evaluates a whole NumPy array of steps at once (for plots and tables);
-  ``schedule(step)`` evaluates one step and returns a Python ``float``.
+  ``schedule(step)`` evaluates one step and returns a Python ``float``. Both run the same formula
+  and give bit-identical numbers; the one-step path avoids NumPy's per-call overhead, so a torch
+  scheduler can call it every update.
 * Warmups rise from ``start`` at step 0 to exactly 1 at step ``warmup_steps`` and hold 1 after it.
   Decays start at 1 at their own step 0. ``join`` glues phases described by their lengths, and
   ``warmup_then(warmup, decay)`` is the common case.
+* Schedules multiply: ``warmup * base`` (or :func:`with_warmup`) is the base schedule, unchanged,
+  times the warmup's factor. Since a warmup is exactly 1 from its ``warmup_steps`` on, the product
+  equals ``base`` at every later step. **"With vs without warmup" in this project means ``base`` vs
+  ``warmup * base``**: the same base schedule, with and without a warmup factor on top, so a
+  comparison changes nothing but the warmup; :func:`steps_that_differ` checks it.
 * Schedules are frozen dataclasses: hashable, picklable, comparable, and ``to_dict`` /
   ``schedule_from_dict`` turn them into plain data (for checkpoints loaded with
   ``torch.load(..., weights_only=True)``).
@@ -32,6 +39,7 @@ from ._validation import check_choice, check_float, check_int
 
 __all__ = [
     "Schedule",
+    "ScheduleWarning",
     "LinearWarmup",
     "ExponentialWarmup",
     "SaturatingWarmup",
@@ -49,8 +57,11 @@ __all__ = [
     "OneMinusSqrtDecay",
     "OneCycle",
     "Joined",
+    "Product",
     "join",
     "warmup_then",
+    "with_warmup",
+    "steps_that_differ",
     "wsd",
     "noam_peak_lr",
     "untuned_warmup_steps",
@@ -61,6 +72,15 @@ __all__ = [
 ]
 
 _REGISTRY: dict[str, type[Schedule]] = {}
+
+
+class ScheduleWarning(UserWarning):
+    """An argument that is allowed but almost surely a mistake (warmup as long as training, ...).
+
+    The transformers-compatible builders accept everything transformers accepts and warn with this
+    category where the input is odd. ``warnings.simplefilter("error", ScheduleWarning)`` turns
+    these warnings into errors for people who want strictness.
+    """
 
 
 def _as_steps(steps: Any, name: str = "steps") -> np.ndarray:
@@ -81,23 +101,109 @@ def _as_steps(steps: Any, name: str = "steps") -> np.ndarray:
     return values
 
 
+# --------------------------------------------------------------------------------------------
+# One formula, two ways to evaluate it. Each schedule writes its formula once, against ``ops``:
+# ``_VECTOR`` runs it on a float64 array (``curve``), ``_SCALAR`` on one Python float
+# (``__call__``, every optimizer step), where a NumPy call per operation would cost more than
+# the whole torch scheduler step. Basic arithmetic is IEEE-exact either way; transcendental
+# functions go through NumPy in both modes (SIMD builds of NumPy may differ from ``math`` by an
+# ulp), with the same operand layout, so both modes give bit-identical numbers.
+# --------------------------------------------------------------------------------------------
+
+
+def _contiguous(value: Any, like: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(value, dtype=np.float64), like.shape))
+
+
+class _VectorOps:
+    minimum = staticmethod(np.minimum)
+    maximum = staticmethod(np.maximum)
+    where = staticmethod(np.where)
+    sqrt = staticmethod(np.sqrt)
+    floor = staticmethod(np.floor)
+    cos = staticmethod(np.cos)
+    expm1 = staticmethod(np.expm1)
+
+    @staticmethod
+    def full(t: np.ndarray, value: float) -> np.ndarray:
+        return np.full_like(t, value)
+
+    @staticmethod
+    def power(base: Any, exponent: Any) -> np.ndarray:
+        shape = np.broadcast_shapes(np.shape(base), np.shape(exponent))
+        like = np.empty(shape)
+        return np.power(_contiguous(base, like), _contiguous(exponent, like))
+
+
+def _one(ufunc: np.ufunc, x: float) -> float:
+    """``ufunc`` on one value, through the same contiguous float64 loop as an array."""
+    return ufunc(np.array((x,), dtype=np.float64)).item()
+
+
+class _ScalarOps:
+    minimum = staticmethod(min)
+    maximum = staticmethod(max)
+    sqrt = staticmethod(math.sqrt)  # IEEE-exact, as np.sqrt is
+
+    @staticmethod
+    def where(condition: bool, if_true: float, if_false: float) -> float:
+        return if_true if condition else if_false
+
+    @staticmethod
+    def floor(x: float) -> float:
+        return float(math.floor(x))
+
+    @staticmethod
+    def full(t: float, value: float) -> float:
+        return value
+
+    @staticmethod
+    def cos(x: float) -> float:
+        return _one(np.cos, x)
+
+    @staticmethod
+    def expm1(x: float) -> float:
+        return _one(np.expm1, x)
+
+    @staticmethod
+    def power(base: float, exponent: float) -> float:
+        return np.power(np.array((float(base),)), np.array((float(exponent),))).item()
+
+
+_VECTOR = _VectorOps()
+_SCALAR = _ScalarOps()
+
+
 class Schedule:
     """Base class: a pure function ``step -> LR multiplier``.
 
-    Subclasses are frozen dataclasses implementing ``_curve(t)`` on a float64 array of
-    validated, non-negative whole steps.
+    Subclasses are frozen dataclasses implementing ``_formula(t, ops)``: the multiplier at the
+    validated, non-negative whole step(s) ``t``, written with ``ops`` (minimum, maximum, where,
+    cos, power, ...) so the same code evaluates a float64 array or a single float. Compositions
+    implement ``_curve(t)`` (array) and ``_value(t)`` (one float) instead.
+    Schedules multiply: ``warmup * base`` is a :class:`Product`.
     """
 
     #: Number of steps until the multiplier first reaches its peak (0 for decays).
     warmup_steps: ClassVar[int] = 0
+
+    # Make NumPy scalars defer to __rmul__ (``np.float64(2) * schedule`` is a Product, not an
+    # object array).
+    __array_ufunc__ = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not cls.__name__.startswith("_"):
             _REGISTRY[cls.__name__] = cls
 
-    def _curve(self, t: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+    def _formula(self, t: Any, ops: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _curve(self, t: np.ndarray) -> np.ndarray:
+        return self._formula(t, _VECTOR)
+
+    def _value(self, t: float) -> float:
+        return self._formula(t, _SCALAR)
 
     def curve(self, steps: Any) -> np.ndarray:
         """Multipliers at every step of ``steps`` (array-like of whole numbers >= 0), as float64."""
@@ -106,8 +212,22 @@ class Schedule:
 
     def __call__(self, step: int) -> float:
         """Multiplier used by the ``(step+1)``-th optimizer update."""
-        value = check_int("step", step, min_value=0)
-        return float(self._curve(np.array([value], dtype=np.float64))[0])
+        if type(step) is not int or step < 0:  # the common case skips the full check
+            step = check_int("step", step, min_value=0)
+        return float(self._value(float(step)))
+
+    def __mul__(self, other: Any) -> Product:
+        """``warmup * base``: the product of two schedules (or of a schedule and a number >= 0)."""
+        factor = _as_factor(other)
+        if factor is None:
+            return NotImplemented
+        return Product((*_factors_of(self), *_factors_of(factor)))
+
+    def __rmul__(self, other: Any) -> Product:
+        factor = _as_factor(other)
+        if factor is None:
+            return NotImplemented
+        return Product((*_factors_of(factor), *_factors_of(self)))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data description (nested dicts, lists, numbers, strings) that rebuilds the schedule."""
@@ -115,6 +235,18 @@ class Schedule:
         for field in dataclasses.fields(self):  # type: ignore[arg-type]
             out[field.name] = _to_plain(getattr(self, field.name))
         return out
+
+
+def _as_factor(value: Any) -> Schedule | None:
+    if isinstance(value, Schedule):
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return Constant(value)  # validates: a finite number >= 0
+    return None
+
+
+def _factors_of(schedule: Schedule) -> tuple[Schedule, ...]:
+    return schedule.factors if isinstance(schedule, Product) else (schedule,)
 
 
 def _to_plain(value: Any) -> Any:
@@ -125,18 +257,22 @@ def _to_plain(value: Any) -> Any:
     return value
 
 
+def _from_plain(value: Any) -> Any:
+    if isinstance(value, dict) and "type" in value:
+        return schedule_from_dict(value)
+    if isinstance(value, list):
+        return tuple(_from_plain(v) for v in value)
+    return value
+
+
 def schedule_from_dict(spec: dict[str, Any]) -> Schedule:
-    """Rebuild a schedule from :meth:`Schedule.to_dict` output."""
+    """Rebuild a schedule from :meth:`Schedule.to_dict` output (nested schedules included)."""
     if not isinstance(spec, dict) or "type" not in spec:
         raise TypeError(f"spec must be a dict made by Schedule.to_dict() with a 'type' key, got {spec!r}")
     kind = spec["type"]
     if kind not in _REGISTRY:
         raise ValueError(f"spec['type'] must name a schedule class ({', '.join(sorted(_REGISTRY))}); got {kind!r}")
-    kwargs = {k: v for k, v in spec.items() if k != "type"}
-    if kind == "Joined":
-        phases = tuple(schedule_from_dict(p) for p in kwargs["phases"])
-        lengths = tuple(kwargs["lengths"])
-        return Joined(phases=phases, lengths=lengths)
+    kwargs = {k: _from_plain(v) for k, v in spec.items() if k != "type"}
     return _REGISTRY[kind](**kwargs)
 
 
@@ -149,14 +285,14 @@ def _factor(name: str, value: Any, *, low: float = 0.0, high: float = 1.0) -> fl
 # --------------------------------------------------------------------------------------------
 
 
-def _progress(t: np.ndarray, warmup_steps: int) -> np.ndarray:
+def _progress(t: Any, warmup_steps: int, ops: Any) -> Any:
     """Fraction of warmup done, clipped to [0, 1] (``s / W`` as transformers computes it).
 
     A zero-length warmup is already done at step 0.
     """
     if warmup_steps == 0:
-        return np.ones_like(t)
-    return np.minimum(t / warmup_steps, 1.0)
+        return ops.full(t, 1.0)
+    return ops.minimum(t / warmup_steps, 1.0)
 
 
 @dataclass(frozen=True)
@@ -170,14 +306,15 @@ class _Ramp(Schedule):
         object.__setattr__(self, "warmup_steps", check_int("warmup_steps", self.warmup_steps))
         object.__setattr__(self, "start", _factor("start", self.start))
 
-    def _ramp(self, progress: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+    def _ramp(self, progress: Any, ops: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _curve(self, t: np.ndarray) -> np.ndarray:
-        ramp = self._ramp(_progress(t, self.warmup_steps))
-        if self.start == 0.0:  # keep transformers' exact arithmetic, e.g. float(s) / float(W)
-            return ramp
-        return self.start + (1.0 - self.start) * ramp
+    def _formula(self, t: Any, ops: Any) -> Any:
+        ramp = self._ramp(_progress(t, self.warmup_steps, ops), ops)
+        if self.start != 0.0:  # with start=0 keep transformers' exact arithmetic, float(s) / float(W)
+            ramp = self.start + (1.0 - self.start) * ramp
+        # Exactly 1 from W on, whatever rounding in start + (1 - start) * 1 or cos(pi) gives.
+        return ops.where(t >= self.warmup_steps, 1.0, ramp)
 
 
 @dataclass(frozen=True)
@@ -188,7 +325,7 @@ class LinearWarmup(_Ramp):
     ``start=1/W`` avoids it. Goyal et al. 2017 (arXiv 1706.02677).
     """
 
-    def _ramp(self, progress: np.ndarray) -> np.ndarray:
+    def _ramp(self, progress: Any, ops: Any) -> Any:
         return progress
 
 
@@ -210,12 +347,13 @@ class ExponentialWarmup(Schedule):
             self, "start", check_float("start", self.start, min_value=0.0, max_value=1.0, min_open=True)
         )
 
-    def _curve(self, t: np.ndarray) -> np.ndarray:
+    def _formula(self, t: Any, ops: Any) -> Any:
         if self.warmup_steps == 0:
-            return np.ones_like(t)
-        remaining = np.maximum(self.warmup_steps - t, 0.0)
+            return ops.full(t, 1.0)
+        remaining = ops.maximum(self.warmup_steps - t, 0.0)
         # Multiply before dividing so whole-decade points (t = W/3 for start=1e-3) are exact.
-        return np.power(10.0, math.log10(self.start) * remaining / self.warmup_steps)
+        rise = ops.power(10.0, math.log10(self.start) * remaining / self.warmup_steps)
+        return ops.where(t >= self.warmup_steps, 1.0, rise)
 
 
 @dataclass(frozen=True)
@@ -238,27 +376,28 @@ class SaturatingWarmup(Schedule):
         if self.warmup_steps is not None:
             object.__setattr__(self, "warmup_steps", check_int("warmup_steps", self.warmup_steps, min_value=1))
 
-    def _curve(self, t: np.ndarray) -> np.ndarray:
-        rise = -np.expm1(-t / self.tau)  # 1 - exp(-t/tau), accurate for small t
-        if self.warmup_steps is not None:
-            rise = np.minimum(rise / -math.expm1(-self.warmup_steps / self.tau), 1.0)
-        return self.start + (1.0 - self.start) * rise
+    def _formula(self, t: Any, ops: Any) -> Any:
+        rise = -ops.expm1(-t / self.tau)  # 1 - exp(-t/tau), accurate for small t
+        if self.warmup_steps is None:
+            return self.start + (1.0 - self.start) * rise
+        rise = ops.minimum(rise / -math.expm1(-self.warmup_steps / self.tau), 1.0)
+        return ops.where(t >= self.warmup_steps, 1.0, self.start + (1.0 - self.start) * rise)
 
 
 @dataclass(frozen=True)
 class CosineWarmup(_Ramp):
     """Cosine ramp: ``start + (1 - start) * (1 - cos(pi * min(1, t / W))) / 2`` — slow, fast, slow."""
 
-    def _ramp(self, progress: np.ndarray) -> np.ndarray:
-        return 0.5 * (1.0 - np.cos(math.pi * progress))
+    def _ramp(self, progress: Any, ops: Any) -> Any:
+        return 0.5 * (1.0 - ops.cos(math.pi * progress))
 
 
 @dataclass(frozen=True)
 class OneMinusSqrtWarmup(_Ramp):
     """Warmup ``start + (1 - start) * (1 - sqrt(1 - min(1, t / W)))`` (WSD's "1-sqrt" warmup type)."""
 
-    def _ramp(self, progress: np.ndarray) -> np.ndarray:
-        return 1.0 - np.sqrt(1.0 - progress)
+    def _ramp(self, progress: Any, ops: Any) -> Any:
+        return 1.0 - ops.sqrt(1.0 - progress)
 
 
 @dataclass(frozen=True)
@@ -274,8 +413,8 @@ class ConstantWarmup(Schedule):
         object.__setattr__(self, "warmup_steps", check_int("warmup_steps", self.warmup_steps))
         object.__setattr__(self, "factor", _factor("factor", self.factor))
 
-    def _curve(self, t: np.ndarray) -> np.ndarray:
-        return np.where(t < self.warmup_steps, self.factor, 1.0)
+    def _formula(self, t: Any, ops: Any) -> Any:
+        return ops.where(t < self.warmup_steps, self.factor, 1.0)
 
 
 WARMUP_SHAPES: dict[str, type[Schedule]] = {
@@ -302,8 +441,8 @@ class Constant(Schedule):
     def __post_init__(self) -> None:
         object.__setattr__(self, "value", check_float("value", self.value, min_value=0.0))
 
-    def _curve(self, t: np.ndarray) -> np.ndarray:
-        return np.full_like(t, self.value)
+    def _formula(self, t: Any, ops: Any) -> Any:
+        return ops.full(t, self.value)
 
 
 @dataclass(frozen=True)
@@ -317,11 +456,11 @@ class _Fall(Schedule):
         object.__setattr__(self, "decay_steps", check_int("decay_steps", self.decay_steps))
         object.__setattr__(self, "end", _factor("end", self.end))
 
-    def _fall(self, t: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+    def _fall(self, t: Any, ops: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _curve(self, t: np.ndarray) -> np.ndarray:
-        down = self._fall(t)
+    def _formula(self, t: Any, ops: Any) -> Any:
+        down = self._fall(t, ops)
         if self.end == 0.0:  # keep transformers' exact arithmetic
             return down
         return self.end + (1.0 - self.end) * down
@@ -331,8 +470,8 @@ class _Fall(Schedule):
 class LinearDecay(_Fall):
     """Linear decay ``end + (1 - end) * max(0, (D - t) / max(1, D))``: 1 at t=0, ``end`` from t=D on."""
 
-    def _fall(self, t: np.ndarray) -> np.ndarray:
-        return np.maximum(0.0, (self.decay_steps - t) / max(1, self.decay_steps))
+    def _fall(self, t: Any, ops: Any) -> Any:
+        return ops.maximum(0.0, (self.decay_steps - t) / max(1, self.decay_steps))
 
 
 @dataclass(frozen=True)
@@ -354,12 +493,12 @@ class CosineDecay(Schedule):
         object.__setattr__(self, "end", _factor("end", self.end))
         object.__setattr__(self, "cycles", check_float("cycles", self.cycles, min_value=0.0))
 
-    def _curve(self, t: np.ndarray) -> np.ndarray:
+    def _formula(self, t: Any, ops: Any) -> Any:
         progress = t / max(1, self.decay_steps)
-        wave = 0.5 * (1.0 + np.cos(math.pi * self.cycles * 2.0 * progress))
+        wave = 0.5 * (1.0 + ops.cos(math.pi * self.cycles * 2.0 * progress))
         if self.end == 0.0:
-            return np.maximum(0.0, wave)
-        return np.maximum(0.0, wave * (1.0 - self.end) + self.end)
+            return ops.maximum(0.0, wave)
+        return ops.maximum(0.0, wave * (1.0 - self.end) + self.end)
 
 
 @dataclass(frozen=True)
@@ -377,10 +516,10 @@ class CosineRestartsDecay(Schedule):
         object.__setattr__(self, "cycles", check_int("cycles", self.cycles, min_value=1))
         object.__setattr__(self, "end", _factor("end", self.end))
 
-    def _curve(self, t: np.ndarray) -> np.ndarray:
+    def _formula(self, t: Any, ops: Any) -> Any:
         progress = t / max(1, self.decay_steps)
-        wave = np.maximum(0.0, 0.5 * (1.0 + np.cos(math.pi * ((float(self.cycles) * progress) % 1.0))))
-        wave = np.where(progress >= 1.0, 0.0, wave)
+        wave = ops.maximum(0.0, 0.5 * (1.0 + ops.cos(math.pi * ((float(self.cycles) * progress) % 1.0))))
+        wave = ops.where(progress >= 1.0, 0.0, wave)
         if self.end == 0.0:
             return wave
         return self.end + (1.0 - self.end) * wave
@@ -402,11 +541,11 @@ class PolynomialDecay(Schedule):
         object.__setattr__(self, "end", check_float("end", self.end, min_value=0.0, max_value=1.0, max_open=True))
         object.__setattr__(self, "power", check_float("power", self.power, min_value=0.0, min_open=True))
 
-    def _curve(self, t: np.ndarray) -> np.ndarray:
+    def _formula(self, t: Any, ops: Any) -> Any:
         if self.decay_steps == 0:  # no decay phase: already at the end (as LinearDecay(0) is)
-            return np.full_like(t, self.end)
-        remaining = np.maximum(1.0 - t / self.decay_steps, 0.0)
-        return (1.0 - self.end) * remaining**self.power + self.end
+            return ops.full(t, self.end)
+        remaining = ops.maximum(1.0 - t / self.decay_steps, 0.0)
+        return (1.0 - self.end) * ops.power(remaining, self.power) + self.end
 
 
 @dataclass(frozen=True)
@@ -422,8 +561,8 @@ class InverseSqrtDecay(Schedule):
     def __post_init__(self) -> None:
         object.__setattr__(self, "timescale", check_int("timescale", self.timescale, min_value=1))
 
-    def _curve(self, t: np.ndarray) -> np.ndarray:
-        return 1.0 / np.sqrt((t + self.timescale) / self.timescale)
+    def _formula(self, t: Any, ops: Any) -> Any:
+        return 1.0 / ops.sqrt((t + self.timescale) / self.timescale)
 
 
 @dataclass(frozen=True)
@@ -437,8 +576,8 @@ class StepDecay(Schedule):
         object.__setattr__(self, "step_size", check_int("step_size", self.step_size, min_value=1))
         object.__setattr__(self, "gamma", check_float("gamma", self.gamma, min_value=0.0, max_value=1.0, min_open=True))
 
-    def _curve(self, t: np.ndarray) -> np.ndarray:
-        return self.gamma ** np.floor(t / self.step_size)
+    def _formula(self, t: Any, ops: Any) -> Any:
+        return ops.power(self.gamma, ops.floor(t / self.step_size))
 
 
 @dataclass(frozen=True)
@@ -450,16 +589,16 @@ class ExponentialDecay(Schedule):
     def __post_init__(self) -> None:
         object.__setattr__(self, "gamma", check_float("gamma", self.gamma, min_value=0.0, max_value=1.0, min_open=True))
 
-    def _curve(self, t: np.ndarray) -> np.ndarray:
-        return self.gamma**t
+    def _formula(self, t: Any, ops: Any) -> Any:
+        return ops.power(self.gamma, t)
 
 
 @dataclass(frozen=True)
 class OneMinusSqrtDecay(_Fall):
     """Decay ``end + (1 - end) * (1 - sqrt(min(1, t / D)))`` (WSD's "1-sqrt" cooldown, Hägele et al. 2024)."""
 
-    def _fall(self, t: np.ndarray) -> np.ndarray:
-        return 1.0 - np.sqrt(np.minimum(t / max(1, self.decay_steps), 1.0))
+    def _fall(self, t: Any, ops: Any) -> Any:
+        return 1.0 - ops.sqrt(ops.minimum(t / max(1, self.decay_steps), 1.0))
 
 
 @dataclass(frozen=True)
@@ -508,9 +647,9 @@ class OneCycle(Schedule):
             ]
         return [(rise_end, initial, 1.0), (self.total_steps - 1.0, 1.0, minimum)]
 
-    def _anneal(self, start: float, end: float, pct: np.ndarray) -> np.ndarray:
+    def _anneal(self, start: float, end: float, pct: Any, ops: Any) -> Any:
         if self.anneal == "cos":
-            return end + (start - end) / 2.0 * (np.cos(math.pi * pct) + 1)
+            return end + (start - end) / 2.0 * (ops.cos(math.pi * pct) + 1)
         return (end - start) * pct + start
 
     def _curve(self, t: np.ndarray) -> np.ndarray:
@@ -522,10 +661,20 @@ class OneCycle(Schedule):
         for i, (phase_end, lo, hi) in enumerate(phases):
             mask = ~assigned & ((t <= phase_end) | (i == len(phases) - 1))
             pct = (t[mask] - phase_start) / (phase_end - phase_start)
-            out[mask] = self._anneal(lo, hi, pct)
+            out[mask] = self._anneal(lo, hi, pct, _VECTOR)
             assigned |= mask
             phase_start = phase_end
         return out
+
+    def _value(self, t: float) -> float:
+        t = min(t, self.total_steps - 1.0)
+        phase_start = 0.0
+        phases = self._phases()
+        for i, (phase_end, lo, hi) in enumerate(phases):
+            if t <= phase_end or i == len(phases) - 1:
+                return self._anneal(lo, hi, (t - phase_start) / (phase_end - phase_start), _SCALAR)
+            phase_start = phase_end
+        raise AssertionError("unreachable: the last phase takes every remaining step")  # pragma: no cover
 
 
 # --------------------------------------------------------------------------------------------
@@ -552,6 +701,11 @@ class Joined(Schedule):
         object.__setattr__(
             self, "lengths", tuple(check_int(f"length of phase {i}", n) for i, n in enumerate(self.lengths))
         )
+        # (phase, first step, end step) for the one-step path, which runs every optimizer step.
+        starts = (0, *np.cumsum(self.lengths).tolist())
+        spans = tuple(zip(self.phases[:-1], starts[:-1], starts[1:], strict=True))
+        object.__setattr__(self, "_spans", spans)
+        object.__setattr__(self, "_last_start", starts[-1])
 
     @property
     def warmup_steps(self) -> int:  # type: ignore[override]
@@ -572,6 +726,52 @@ class Joined(Schedule):
                 out[mask] = phase._curve(t[mask] - offset)
             if length is not None:
                 offset += length
+        return out
+
+    def _value(self, t: float) -> float:
+        for phase, start, end in self._spans:
+            if t < end:
+                return phase._value(t - start)
+        return self.phases[-1]._value(t - self._last_start)
+
+
+@dataclass(frozen=True)
+class Product(Schedule):
+    """Schedules multiplied step by step: ``factors[0](t) * factors[1](t) * ...``.
+
+    Built by ``warmup * base`` or :func:`with_warmup`. With a warmup among the factors this is
+    the base schedule, unchanged, dampened by the warmup's factor while it is below 1 (the
+    "dampening" form of warmup). Every factor sees the same global step.
+    """
+
+    factors: tuple[Schedule, ...]
+
+    def __post_init__(self) -> None:
+        factors = tuple(self.factors) if isinstance(self.factors, tuple | list) else None
+        if not factors or not all(isinstance(f, Schedule) for f in factors):
+            raise TypeError(f"factors must be a non-empty tuple of Schedule objects, got {self.factors!r}")
+        object.__setattr__(self, "factors", factors)
+
+    @property
+    def warmup_steps(self) -> int | None:  # type: ignore[override]
+        """The longest warmup among the factors: from this step on every warmup factor is 1.
+
+        ``None`` if a factor has no defined end of warmup (``SaturatingWarmup`` without
+        ``warmup_steps``).
+        """
+        lengths = [getattr(f, "warmup_steps", 0) for f in self.factors]
+        return None if any(n is None for n in lengths) else max(lengths)
+
+    def _curve(self, t: np.ndarray) -> np.ndarray:
+        out = self.factors[0]._curve(t)
+        for factor in self.factors[1:]:
+            out = out * factor._curve(t)
+        return out
+
+    def _value(self, t: float) -> float:
+        out = self.factors[0]._value(t)
+        for factor in self.factors[1:]:
+            out = out * factor._value(t)
         return out
 
 
@@ -604,6 +804,58 @@ def warmup_then(warmup: Schedule, decay: Schedule) -> Joined:
             "give it warmup_steps=..., or use join((warmup, n), (decay, None))"
         )
     return join((warmup, length), (decay, None))
+
+
+# A probe of steps far past any warmup: a warmup factor must be exactly 1 at all of them.
+_HOLD_PROBES = (1, 2, 10, 100, 10_000, 10**6, 10**9)
+
+
+def with_warmup(base: Schedule, warmup: Schedule) -> Product:
+    """The base schedule with a warmup factor on top: ``warmup * base``.
+
+    ``with_warmup(CosineDecay(1000), LinearWarmup(100))`` is the cosine decay, unchanged, scaled
+    by ``t / 100`` for the first 100 steps, and equal to it at every step from 100 on (the LR
+    peaks a little below 1 because the cosine has started decaying). This is how the series
+    compares "with vs without warmup": ``base`` vs ``with_warmup(base, warmup)``.
+    ``warmup`` must reach exactly 1 at its ``warmup_steps`` and hold it (every warmup in this
+    module does; ``SaturatingWarmup`` needs ``warmup_steps=...``).
+    """
+    if not isinstance(base, Schedule):
+        raise TypeError(f"base must be a Schedule (e.g. CosineDecay(1000)), got {type(base).__name__}")
+    if not isinstance(warmup, Schedule):
+        raise TypeError(f"warmup must be a Schedule (e.g. LinearWarmup(100)), got {type(warmup).__name__}")
+    length = getattr(warmup, "warmup_steps", None)
+    if not isinstance(length, int) or isinstance(length, bool):
+        raise ValueError(
+            f"warmup must know where it ends: {type(warmup).__name__} has warmup_steps={length!r}; "
+            "give it warmup_steps=... (e.g. SaturatingWarmup(tau=100, warmup_steps=500))"
+        )
+    probes = np.array([length] + [length + k for k in _HOLD_PROBES], dtype=np.float64)
+    values = warmup.curve(probes)
+    if not np.all(values == 1.0):
+        bad = int(np.flatnonzero(values != 1.0)[0])
+        raise ValueError(
+            f"warmup must be exactly 1 from its warmup_steps ({length}) on, so that warmup * base "
+            f"equals base after warmup; {warmup!r} gives {float(values[bad])!r} at step {int(probes[bad])}"
+        )
+    return warmup * base
+
+
+def steps_that_differ(a: Schedule, b: Schedule, steps: int, atol: float = 0.0) -> np.ndarray:
+    """The steps in ``range(steps)`` where the multipliers of ``a`` and ``b`` differ by more than ``atol``.
+
+    ``steps_that_differ(base, warmup * base, 1000)`` lists exactly the warmup steps where the
+    warmup factor is below 1 (``atol=0`` compares bit for bit), so a notebook can print and assert
+    that the two runs of a with/without-warmup comparison share every step after warmup.
+    """
+    if not isinstance(a, Schedule) or not isinstance(b, Schedule):
+        raise TypeError(
+            f"a and b must be Schedule objects, got {type(a).__name__} and {type(b).__name__}"
+        )
+    steps = check_int("steps", steps)
+    atol = check_float("atol", atol, min_value=0.0)
+    t = np.arange(steps)
+    return np.flatnonzero(np.abs(a.curve(t) - b.curve(t)) > atol)
 
 
 _WSD_WARMUPS = {"linear": LinearWarmup, "cosine": CosineWarmup, "1-sqrt": OneMinusSqrtWarmup}
