@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import struct
 from pathlib import Path
@@ -456,3 +457,24 @@ def test_an_explorer_without_a_picture_carries_none():
     explorer.refresh()
     bundle = explorer._repr_mimebundle_()
     assert "image/png" not in bundle and "application/vnd.jupyter.widget-view+json" in bundle
+
+
+@pytest.mark.parametrize(
+    ("notebook", "builder"),
+    [
+        ("02_lr_curves", "schedule_explorer("),
+        ("03_loss_comparison", "training_explorer("),
+        ("05_imbalanced_fraud", "threshold_explorer("),
+    ],
+)
+def test_stored_explorers_show_a_picture_to_static_readers(notebook, builder):
+    cells = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+    explorer_cells = [
+        c for c in cells if c["cell_type"] == "code" and builder in "".join(c["source"])
+    ]
+    assert explorer_cells, f"{notebook}: no cell calls {builder}...)"
+    for cell in explorer_cells:
+        (result,) = [o for o in cell["outputs"] if o["output_type"] == "execute_result"]
+        assert "application/vnd.jupyter.widget-view+json" in result["data"]
+        assert png_size(base64.b64decode(result["data"]["image/png"]))[0] > 0, notebook
+        assert result["metadata"]["image/png"]["width"] > 0
