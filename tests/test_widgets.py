@@ -152,14 +152,14 @@ def test_schedule_explorer_widget_updates_on_change():
         "log_scale",
     }
     assert bytes(explorer.image.value).startswith(PNG_MAGIC)
-    assert explorer.summary.value.startswith("LR at step 0: 0 ")
+    assert explorer.text.startswith("LR at step 0: 0 ")
     first_png = bytes(explorer.image.value)
     explorer.controls["shape"].value = "exponential"
-    assert explorer.summary.value.startswith("LR at step 0: 1e-06")
+    assert explorer.text.startswith("LR at step 0: 1e-06")
     assert bytes(explorer.image.value) != first_png
     explorer.controls["total_steps"].value = 100  # warmup (100) must stay inside training
     assert explorer.controls["warmup_steps"].max == 100
-    assert "warmup lasts the whole run" in explorer.summary.value
+    assert "warmup lasts the whole run" in explorer.text
 
 
 def test_explorer_shows_errors_in_the_summary_instead_of_raising():
@@ -242,7 +242,7 @@ def test_training_explorer_builds_without_running_and_trains_on_click(tiny_data)
     explorer.button.click()
     assert explorer.renders == 1
     assert bytes(explorer.image.value).startswith(PNG_MAGIC)
-    assert "5-step linear warmup" in explorer.summary.value
+    assert "5-step linear warmup" in explorer.text
     trained = bytes(explorer.image.value)
     explorer.controls["warmup_steps"].value = 0
     assert bytes(explorer.image.value) == trained, "after training a control change waits for Train"
@@ -296,12 +296,12 @@ def test_threshold_explorer_slider_and_buttons(fraud_scores):
     assert isinstance(explorer, ipywidgets.VBox)
     slider = explorer.controls["threshold"]
     assert isinstance(slider, ipywidgets.FloatLogSlider)
-    assert explorer.summary.value.startswith("threshold 0.5: flagged")
+    assert explorer.text.startswith("threshold 0.5: flagged")
     assert bytes(explorer.image.value).startswith(PNG_MAGIC)
     bayes_button, default_button = explorer.extra
     bayes_button.click()
     assert slider.value == pytest.approx(1 / 51)
-    assert explorer.summary.value.startswith("threshold 0.0196: flagged")
+    assert explorer.text.startswith("threshold 0.0196: flagged")
     default_button.click()
     assert slider.value == 0.5
 
@@ -312,7 +312,7 @@ def test_threshold_explorer_with_raw_scores(fraud_scores):
     explorer = W.threshold_explorer(y, logits, threshold=0.0)
     assert isinstance(explorer.controls["threshold"], ipywidgets.FloatSlider)
     _, report = W.threshold_report(y, logits, 0.0)
-    assert explorer.summary.value.startswith(f"threshold 0: flagged {report['flagged']:,}")
+    assert explorer.text.startswith(f"threshold 0: flagged {report['flagged']:,}")
 
 
 def test_building_explorers_prints_nothing(capsys, tiny_data, fraud_scores):
@@ -372,6 +372,14 @@ def test_sliders_get_a_row_each_and_choices_wrap(tiny_data, fraud_scores):
                     assert item.layout.width == "auto", f"{name}: {item.description} may be cut"
                     if not isinstance(item, ipywidgets.Button):
                         assert item.style.description_width == "initial"
+
+
+def test_the_summary_breaks_lines_only_between_its_parts():
+    explorer = W.schedule_explorer(shape="exponential")
+    assert "e-06" in explorer.text
+    html = explorer.summary.value
+    assert html.count("white-space: nowrap") == len(explorer.text.split(" · ")) == 3
+    assert html.startswith("<span style='white-space: nowrap'>LR at step 0: 1e-06</span> · ")
 
 
 def test_long_button_labels_are_not_cut(fraud_scores):

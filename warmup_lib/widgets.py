@@ -106,8 +106,8 @@ class Explorer(widgets.VBox):
     """An ipywidgets box of controls, a figure and a line of text, wired to ``render(**values)``.
 
     ``explorer.controls`` maps each argument name of ``render`` to its widget;
-    ``bytes(explorer.image.value)`` is the latest figure as a PNG and ``explorer.summary.value``
-    the latest text (HTML). ``explorer.refresh()`` redraws from the current control values, which
+    ``bytes(explorer.image.value)`` is the latest figure as a PNG, ``explorer.text`` the latest
+    summary and ``explorer.summary`` the widget that shows it. ``explorer.refresh()`` redraws from the current control values, which
     is what every control change (or the button, if there is one) does.
 
     Choices (dropdowns, checkboxes) sit in a row that wraps on a narrow screen; each slider has a
@@ -138,7 +138,7 @@ class Explorer(widgets.VBox):
         self.renders = 0
         self._busy = False
         self._refuse_clicks_until = -math.inf
-        self._text = ""
+        self.text = ""
         # Hidden until there is a picture: an empty Image is a broken-image icon in the browser.
         self.image = widgets.Image(format="png", layout=widgets.Layout(display="none"))
         self.summary = widgets.HTML(value="")
@@ -190,7 +190,7 @@ class Explorer(widgets.VBox):
         redraw is running (from inside it) does nothing and returns the previous text.
         """
         if self._busy:
-            return self._text
+            return self.text
         self._busy = True
         self.renders += 1
         if self.button is not None:  # a slow render (training): say so, and refuse clicks
@@ -203,13 +203,13 @@ class Explorer(widgets.VBox):
             self.summary.value = f"<span style='color:#D55E00'>{_escape(text)}</span>"
         else:
             self._show(fig)
-            self.summary.value = _escape(text).replace("\n", "<br>")
+            self.summary.value = _summary_html(text)
         finally:
             self._busy = False
             if self.button is not None:
                 self._refuse_clicks_until = time.monotonic() + CLICK_SETTLE_S
                 self.button.disabled = False
-        self._text = text
+        self.text = text
         return text
 
     def _click(self, _button: Any) -> None:
@@ -267,6 +267,17 @@ def _wrapping_row(items: Sequence[Any]) -> widgets.Box:
         layout=widgets.Layout(
             display="flex", flex_flow="row wrap", align_items="center", grid_gap="4px 24px"
         ),
+    )
+
+
+def _summary_html(text: str) -> str:
+    """Lines as HTML; a line's " · "-separated parts break only between them (not in "3e-09")."""
+    return "<br>".join(
+        " · ".join(
+            f"<span style='white-space: nowrap'>{_escape(part)}</span>"
+            for part in line.split(" · ")
+        )
+        for line in text.splitlines()
     )
 
 
