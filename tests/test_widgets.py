@@ -374,12 +374,16 @@ def test_sliders_get_a_row_each_and_choices_wrap(tiny_data, fraud_scores):
                         assert item.style.description_width == "initial"
 
 
-def test_the_summary_breaks_lines_only_between_its_parts():
+def test_the_summary_breaks_lines_only_between_its_clauses(tiny_data):
     explorer = W.schedule_explorer(shape="exponential")
     assert "e-06" in explorer.text
     html = explorer.summary.value
     assert html.count("white-space: nowrap") == len(explorer.text.split(" · ")) == 3
     assert html.startswith("<span style='white-space: nowrap'>LR at step 0: 1e-06</span> · ")
+    # The training summary's long lines break at "; " (a whole line kept on one line is cut).
+    explorer = W.training_explorer(tiny_data, steps=20, warmup_steps=5, hidden=(4,))
+    first, second = explorer.summary.value.split("<br>")
+    assert first.count("</span>; <span") == 1 and second.count("</span>; <span") == 1
 
 
 def test_long_button_labels_are_not_cut(fraud_scores):

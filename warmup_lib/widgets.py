@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
@@ -271,14 +272,20 @@ def _wrapping_row(items: Sequence[Any]) -> widgets.Box:
 
 
 def _summary_html(text: str) -> str:
-    """Lines as HTML; a line's " · "-separated parts break only between them (not in "3e-09")."""
+    """Lines as HTML that break between clauses (" · " or "; "), never inside one ("3.05e-09")."""
     return "<br>".join(
-        " · ".join(
-            f"<span style='white-space: nowrap'>{_escape(part)}</span>"
-            for part in line.split(" · ")
+        "".join(
+            _escape(piece)
+            if piece in _CLAUSE_BREAKS
+            else f"<span style='white-space: nowrap'>{_escape(piece)}</span>"
+            for piece in re.split(r"( · |; )", line)
+            if piece
         )
         for line in text.splitlines()
     )
+
+
+_CLAUSE_BREAKS = (" · ", "; ")
 
 
 def _escape(text: str) -> str:
