@@ -490,3 +490,14 @@ def test_stored_explorers_show_a_picture_to_static_readers(notebook, builder):
         assert "application/vnd.jupyter.widget-view+json" in result["data"]
         assert png_size(base64.b64decode(result["data"]["image/png"]))[0] > 0, notebook
         assert result["metadata"]["image/png"]["width"] > 0
+
+
+@pytest.mark.parametrize("decay", W.DECAY_CHOICES)
+def test_training_explorer_compares_the_same_base_with_and_without_the_warmup_factor(decay):
+    import warmup_lib as wl
+
+    pair = W.training_explorer_schedules(30, decay, 120)
+    with_warmup, without = pair["30-step linear warmup"], pair["no warmup"]
+    differ = wl.steps_that_differ(with_warmup, without, 120)
+    assert differ.size and differ.max() < 30, f"{decay}: the runs must differ only during warmup"
+    assert list(W.training_explorer_schedules(0, decay, 120)) == ["no warmup"]

@@ -54,6 +54,7 @@ __all__ = [
     "run_training_explorer",
     "training_explorer",
     "training_explorer_preview",
+    "training_explorer_schedules",
     "threshold_report",
     "threshold_explorer",
 ]
@@ -476,6 +477,23 @@ def _describe_run(label: str, history: Any) -> str:
     return text
 
 
+def training_explorer_schedules(warmup_steps: int, decay: str, steps: int) -> dict[str, Any]:
+    """The training explorer's pair of schedules, a fair comparison: ``decay`` over all ``steps``
+    as the base, and the same base multiplied by a linear warmup factor over ``warmup_steps``.
+
+    The two agree at every step from ``warmup_steps`` on, so the runs differ only by the warmup.
+    With ``warmup_steps=0`` there is one schedule, ``{"no warmup": base}``.
+    """
+    from . import schedules as S
+
+    steps = check_int("steps", steps, min_value=2, max_value=5000)
+    warmup_steps = check_int("warmup_steps", warmup_steps, min_value=0, max_value=steps)
+    base = explorer_schedule("none", 0, decay, steps)
+    if not warmup_steps:
+        return {"no warmup": base}
+    return {f"{warmup_steps}-step linear warmup": S.LinearWarmup(warmup_steps) * base, "no warmup": base}
+
+
 def run_training_explorer(
     peak_lr: float = 0.03,
     warmup_steps: int = 50,
@@ -489,15 +507,17 @@ def run_training_explorer(
     hidden: Sequence[int] = (256, 256, 256, 256),
     batch_size: int = 64,
 ) -> tuple[Figure, str]:
-    """Train a small MLP with a linear warmup to ``peak_lr`` then ``decay`` ("constant", "linear",
-    "cosine"... see :data:`DECAY_CHOICES`) and, with ``compare=True``, the same run without warmup
-    (the decay from step 0); return the loss/LR figure and a summary of both runs.
+    """Train a small MLP at peak LR ``peak_lr`` with a ``decay`` schedule ("constant", "linear",
+    "cosine"... see :data:`DECAY_CHOICES`) over all ``steps``, multiplied by a linear warmup factor
+    over the first ``warmup_steps``, and, with ``compare=True``, the same run without the warmup
+    factor (see :func:`training_explorer_schedules`: the two learning rates differ only during
+    warmup); return the loss/LR figure and a summary of both runs.
 
     ``data`` defaults to the digits (``warmup_lib.data.load_digits()``, cached); the MLP is
     ``MLP(n_features, n_classes, hidden, seed=seed)``, so both runs start from the same weights
     and see the same batches. ``optimizer`` is ``"sgd"``, ``"momentum"`` (SGD with momentum 0.9)
-    or ``"adam"``. With the defaults (Adam at 0.03, the setting in which SCIENCE.md measured early
-    spikes) a pair of 100-step runs takes 1-3 s on one CPU core.
+    or ``"adam"``. With the defaults (Adam at 0.03, high enough for early loss spikes without
+    warmup) a pair of 100-step runs takes 1-3 s on one CPU core.
     """
     import torch
 
@@ -521,10 +541,11 @@ def run_training_explorer(
         )
     outputs = 1 if data.task == "binary" else data.n_classes
 
-    def one_run(warmup: int) -> Any:
+    schedules = training_explorer_schedules(warmup_steps, decay, steps)
+
+    def one_run(schedule: Any) -> Any:
         model = MLP(data.X_train.shape[1], outputs, hidden=hidden, seed=seed)
         opt = _make_optimizer(optimizer, model.parameters(), peak_lr)
-        schedule = explorer_schedule("linear", warmup, decay, steps)
         return train(
             model,
             opt,
@@ -538,12 +559,12 @@ def run_training_explorer(
         )
 
     with torch.random.fork_rng(devices=[]):  # leave the notebook's random state alone
-        runs = {f"{warmup_steps}-step linear warmup": one_run(warmup_steps)} if warmup_steps else {}
-        if compare or not warmup_steps:
-            runs["no warmup"] = one_run(0)
-    label = (
-        f"{OPTIMIZER_CHOICES[optimizer]}, peak LR {peak_lr:.3g}, {decay} after warmup, seed {seed}"
-    )
+        runs = {
+            name: one_run(schedule)
+            for name, schedule in schedules.items()
+            if compare or name != "no warmup" or not warmup_steps
+        }
+    label = f"{OPTIMIZER_CHOICES[optimizer]}, peak LR {peak_lr:.3g}, {decay} decay, seed {seed}"
     fig = plot_runs(runs, title=label)
     lines = [_describe_run(name, history) for name, history in runs.items()]
     return fig, "\n".join(lines)
@@ -643,14 +664,7 @@ def training_explorer_preview(
     warmup_steps = check_int("warmup_steps", warmup_steps, min_value=0, max_value=steps)
     check_choice("optimizer", optimizer, tuple(OPTIMIZER_CHOICES))
     check_choice("decay", decay, DECAY_CHOICES)
-    schedules = {"no warmup": explorer_schedule("linear", 0, decay, steps)}
-    if warmup_steps:
-        schedules = {
-            f"{warmup_steps}-step linear warmup": explorer_schedule(
-                "linear", warmup_steps, decay, steps
-            ),
-            **schedules,
-        }
+    schedules = training_explorer_schedules(warmup_steps, decay, steps)
     # A figure outside pyplot: nothing to close if drawing fails.
     fig = Figure(figsize=_TRAINING_FIGSIZE, layout="constrained")
     plot_schedules(
