@@ -1,6 +1,6 @@
 """Run every benchmark in one go and print `name: value unit (goal ...)` lines (the README's figures).
 
-    python benchmarks/run.py              # schedules, threads, ensemble, transformer (minutes)
+    python benchmarks/run.py              # schedules, threads, ensemble, transformer, widgets
     python benchmarks/run.py --notebooks  # ... plus each notebook on one pinned core
 
 Budgets are goals reported here, not timed tests: timings on shared machines vary. Speed goals
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["schedules.py", "threads.py", "ensemble.py", "transformer.py"]
+SCRIPTS = ["schedules.py", "threads.py", "ensemble.py", "transformer.py", "widgets.py"]
 
 
 def main() -> int:
