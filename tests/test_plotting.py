@@ -29,6 +29,7 @@ from warmup_lib.plotting import (
     plot_cost_vs_threshold,
     plot_epoch_vs_step,
     plot_history,
+    plot_lr_sensitivity,
     plot_pr_curve,
     plot_runs,
     plot_schedules,
@@ -543,6 +544,87 @@ def test_plot_stability_frontier_rejects_bad_input():
 
 
 # --------------------------------------------------------------------------------------------
+# plot_lr_sensitivity
+# --------------------------------------------------------------------------------------------
+
+
+def sensitivity_runs() -> pd.DataFrame:
+    """One row per run, as summarize_runs gives: without warmup the two top LRs fail."""
+    rows = []
+    for warmup in (0, 60):
+        for lr in (1e-3, 3e-3, 1e-2, 3e-2):
+            for seed in range(5):
+                loss = 0.8 + 0.01 * seed
+                if lr >= 1e-2 and warmup == 0:
+                    loss = 3.07
+                if lr == 3e-2 and warmup == 60:
+                    loss = math.inf if seed < 2 else 2.9
+                rows.append(
+                    {"peak_lr": lr, "warmup_steps": warmup, "seed": seed, "final_val_loss": loss}
+                )
+    return pd.DataFrame(rows)
+
+
+def test_plot_lr_sensitivity_draws_median_band_seeds_and_references():
+    fig = plot_lr_sensitivity(
+        sensitivity_runs(), reference={"best possible loss": 0.79, "unigram loss": 3.07}
+    )
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "peak learning rate (log scale)"
+    assert ax.get_ylabel() == "final validation loss (cross-entropy, nats)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.001", "0.003", "0.01", "0.03"]
+    medians = [line for line in ax.get_lines() if len(line.get_xdata()) == 4]
+    assert len(medians) == 2
+    no_warmup, warmup = (np.asarray(line.get_ydata()) for line in medians)
+    np.testing.assert_allclose(no_warmup, [0.82, 0.82, 3.07, 3.07])
+    np.testing.assert_allclose(warmup[:3], [0.82, 0.82, 0.82])
+    assert warmup[3] == pytest.approx(2.9)  # 3 of 5 seeds at 2.9, 2 diverged (inf)
+    assert medians[0].get_color() != medians[1].get_color()
+    assert medians[0].get_linestyle() != medians[1].get_linestyle()
+    references = sorted(line.get_ydata()[0] for line in ax.get_lines() if len(line.get_xdata()) == 2)
+    assert references == [0.79, 3.07]
+    texts = legend_texts(fig)
+    assert "no warmup: median, 5 seeds" in texts and "warmup 60 steps: median, 5 seeds" in texts
+    assert "min–max over seeds" in texts and "one seed" in texts
+    assert "a seed diverged (drawn at the top edge)" in texts
+    assert "unigram loss (3.07)" in texts
+    # 40 runs: 38 finite dots, 2 diverged crosses at the top edge
+    dots = sum(len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_offsets"))
+    assert dots >= 40
+    assert ax.get_ylim()[1] > 3.07
+
+
+def test_plot_lr_sensitivity_from_the_sweep_table_and_iqr_and_bad_input():
+    runs = sensitivity_runs()
+    table = (
+        runs.groupby(["peak_lr", "warmup_steps"])["final_val_loss"]
+        .agg(["median", "min", "max", "size"])
+        .add_suffix("_final_val_loss")
+        .rename(columns={"size_final_val_loss": "n_seeds"})
+        .reset_index()
+    )
+    fig = plot_lr_sensitivity(table, reference=0.79, title="sweep table")
+    assert "reference (0.79)" in legend_texts(fig)
+    fig, ax = plt.subplots()
+    assert plot_lr_sensitivity(runs, spread="iqr", ax=ax) is fig
+    assert "interquartile range over seeds" in legend_texts(fig)
+    plt.close(fig)
+    with pytest.raises(TypeError, match="table"):
+        plot_lr_sensitivity(runs.to_dict())
+    with pytest.raises(ValueError, match="spread"):
+        plot_lr_sensitivity(runs, spread="std")
+    with pytest.raises(ValueError, match="iqr"):
+        plot_lr_sensitivity(table, spread="iqr")
+    with pytest.raises(ValueError, match="final_train_loss"):
+        plot_lr_sensitivity(runs, value="final_train_loss")
+    with pytest.raises(ValueError, match="peak_lr"):
+        plot_lr_sensitivity(runs.assign(peak_lr=0.0))
+    with pytest.raises(ValueError, match="reference"):
+        plot_lr_sensitivity(runs, reference=math.nan)
+
+
+# --------------------------------------------------------------------------------------------
 # Imbalanced classification
 # --------------------------------------------------------------------------------------------
 
@@ -609,7 +691,7 @@ def test_plot_pr_curve_chance_line_ap_and_operating_points(fraud_scores):
 
 def test_plot_pr_curve_rejects_bad_input(fraud_scores):
     y, scores = fraud_scores
-    with pytest.raises(ValueError, match="y_true must hold only 0 and 1"):
+    with pytest.raises(ValueError, match="y_true must contain only 0 and 1"):
         plot_pr_curve(y * 2, scores)
     with pytest.raises(ValueError, match="one score per label"):
         plot_pr_curve(y, scores[:-1])

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from warmup_lib._validation import as_array, check_choice, check_float, check_int
+from ._coerce import as_numbers
+from ._validation import as_array, check_choice, check_float, check_int
 
 __all__ = [
     "RunSummary",
@@ -89,22 +90,10 @@ def _frame_column(frame: pd.DataFrame, column: str, name: str) -> np.ndarray:
 
 
 def _as_losses(name: str, values: Any) -> np.ndarray:
-    """Return ``values`` as a 1-D float array; NaN and inf are kept (callers decide what they mean)."""
-    array = as_array(name, values, "a sequence of losses")
-    if array.dtype == object:
-        try:
-            array = array.astype(float)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"{name} must contain numbers only, got {list(values)[:5]!r}..."
-            ) from None
-    if array.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must contain numbers, got an array of dtype {array.dtype}")
-    if array.ndim != 1:
-        raise ValueError(
-            f"{name} must be one-dimensional (one loss per step), got shape {array.shape}"
-        )
-    return array.astype(float)
+    """``values`` as a 1-D float array; NaN and inf are kept (callers decide what they mean)."""
+    return as_numbers(
+        name, values, what="a sequence of losses", unit="one loss per step", allow_empty=True
+    )
 
 
 def _as_steps(steps: Any, n: int, name: str = "steps") -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Figures of the series: schedules, training histories, seed spreads, stability grids and fraud metrics.
+"""Figures of the series: schedules, training histories, seed spreads, LR grids and fraud metrics.
 
 Every function returns a :class:`matplotlib.figure.Figure` and never calls ``plt.show()``.
 
@@ -29,6 +29,7 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+from ._coerce import as_1d, as_binary_labels, as_numbers, as_scores
 from ._validation import check_bool, check_float, check_int
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "plot_runs",
     "plot_seeds",
     "plot_stability_frontier",
+    "plot_lr_sensitivity",
     "plot_confusion_matrix",
     "plot_pr_curve",
     "plot_cost_vs_threshold",
@@ -214,49 +216,6 @@ def _axis_label(column: str) -> str:
     return words
 
 
-def _as_1d(name: str, values: Any, *, allow_empty: bool = False) -> np.ndarray:
-    """Array-like (list, NumPy, pandas, torch tensor) as a 1-D NumPy array."""
-    if hasattr(values, "detach"):  # a torch tensor, possibly requiring grad or on a GPU
-        values = values.detach().cpu().numpy()
-    if isinstance(values, (str, bytes)) or values is None:
-        raise TypeError(f"{name} must be a 1-D array of numbers, got {type(values).__name__}")
-    array = np.asarray(values)
-    if array.ndim == 2 and 1 in array.shape:  # a (n, 1) column of predictions
-        array = array.reshape(-1)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one value per example), got shape {array.shape}")
-    if not allow_empty and array.size == 0:
-        raise ValueError(f"{name} is empty: there is nothing to plot")
-    return array
-
-
-def _check_binary_labels(name: str, values: Any) -> np.ndarray:
-    """0/1 (or False/True) labels as an int array."""
-    array = _as_1d(name, values)
-    if array.dtype == bool:
-        return array.astype(int)
-    if not np.issubdtype(array.dtype, np.number):
-        raise TypeError(
-            f"{name} must hold 0/1 labels (1 = positive, e.g. fraud), got dtype {array.dtype}"
-        )
-    unique = np.unique(array)
-    if not np.all(np.isin(unique, (0, 1))):
-        shown = ", ".join(f"{v:g}" for v in unique[:5])
-        raise ValueError(f"{name} must hold only 0 and 1 (1 = positive, e.g. fraud); found {shown}")
-    return array.astype(int)
-
-
-def _check_scores(name: str, values: Any, n: int) -> np.ndarray:
-    array = _as_1d(name, values).astype(np.float64)
-    if array.size != n:
-        raise ValueError(
-            f"{name} must have one score per label: y_true has {n}, {name} has {array.size}"
-        )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite numbers; found NaN or infinity")
-    return array
-
-
 def _fmt(value: float) -> str:
     """A number for a legend or label: 3 significant digits, no scientific notation for counts."""
     if value == 0 or not math.isfinite(value):
@@ -365,26 +324,12 @@ def mark_warmup_end(
 
 
 def _warmup_from_config(config: Any) -> int | None:
-    """The warmup length recorded in ``History.config`` (directly or inside its schedule)."""
+    """The warmup length a run recorded in ``History.config["warmup_steps"]`` (None if absent)."""
     if not isinstance(config, Mapping):
         return None
     value = config.get("warmup_steps")
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value)
-    spec = config.get("schedule")
-    if isinstance(spec, Mapping) and "type" in spec:
-        try:
-            from .schedules import schedule_from_dict
-
-            value = getattr(schedule_from_dict(dict(spec)), "warmup_steps", None)
-        except (
-            TypeError,
-            ValueError,
-            KeyError,
-        ):  # a torch scheduler or hand-written spec: no marker
-            return None
-        if isinstance(value, (int, np.integer)):
-            return int(value)
     return None
 
 
@@ -581,11 +526,9 @@ def plot_schedules(
 
 
 def _spike_steps(frame: pd.DataFrame, column: str) -> list[int]:
-    """Steps of loss spikes in ``column`` by ``warmup_lib.diagnostics.find_spikes`` (none if it is absent)."""
-    try:
-        from .diagnostics import find_spikes
-    except ImportError:  # the plotting module must not depend on the diagnostics one
-        return []
+    """Steps of loss spikes in ``column`` by :func:`warmup_lib.diagnostics.find_spikes`."""
+    from .diagnostics import find_spikes
+
     rows = frame[["step", column]].dropna()
     if len(rows) < 2:
         return []
@@ -1101,24 +1044,21 @@ def plot_seeds(
     _check_title(title)
     tidy, diverged = _tidy_runs(runs, column, label_by)
 
-    conditions = list(pd.unique(tidy[label_by]))
     loss_like = _is_loss(column)
     tables: dict[Any, pd.DataFrame] = {}
-    for condition in conditions:
-        rows = tidy[tidy[label_by] == condition]
-        # Drop steps where the column was not recorded (validation runs every few steps) but keep
-        # NaN/inf training losses: they are how a divergence shows.
-        if column != "train_loss":
-            rows = rows[~rows[column].isna()]
+    # Steps where the column was not recorded (validation runs every few steps) are dropped, but
+    # NaN/inf training losses stay: they are how a divergence shows.
+    recorded = tidy if column == "train_loss" else tidy[tidy[column].notna()]
+    for condition, rows in recorded.groupby(label_by, sort=False):
         table = rows.pivot_table(
             index="step", columns="seed", values=column, aggfunc="first", dropna=False
-        )
-        table = table.reindex(sorted(table.index))
+        ).sort_index()
         for seed in table.columns:
             at = diverged.get((condition, seed))
             if at is not None and loss_like:
                 table.loc[table.index >= at, seed] = np.inf
         tables[condition] = table
+    conditions = list(tables)
 
     everything = np.concatenate([t.to_numpy(dtype=np.float64).ravel() for t in tables.values()])
     starts = [t.iloc[0].to_numpy(dtype=np.float64) for t in tables.values() if len(t)]
@@ -1332,6 +1272,207 @@ def plot_stability_frontier(
     return _finish(fig, owned)
 
 
+def _condition_label(by: str, condition: Any) -> str:
+    if by == "warmup_steps":
+        steps = int(condition)
+        return "no warmup" if steps == 0 else f"warmup {steps} steps"
+    return str(condition)
+
+
+_SPREADS = {"range": "min–max over seeds", "iqr": "interquartile range over seeds"}
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def plot_lr_sensitivity(
+    table: pd.DataFrame,
+    *,
+    value: str = "final_val_loss",
+    by: str | None = None,
+    spread: str = "range",
+    reference: float | Mapping[str, float] | None = None,
+    log_y: bool = False,
+    ylim: tuple[float | None, float | None] | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Learning-rate sensitivity: the final ``value`` against the peak LR, one line per condition.
+
+    Shows how wide the window of learning rates is in which training works, with and without
+    warmup (the same base schedule, with and without the warmup factor; see
+    :func:`warmup_lib.experiments.sweep`). ``table`` is either
+
+    * one row per run — ``summarize_runs(frame)`` of the per-step frame that
+      ``sweep(..., return_runs=True)`` returns — with columns ``peak_lr``, the condition column
+      and ``value``: each condition's line is the median over seeds, with the ``spread``
+      (``"range"``: min–max, ``"iqr"``: 25th–75th percentile) as a band and each seed as a
+      faint dot; or
+    * one row per cell — the table :func:`~warmup_lib.experiments.sweep` returns — with
+      ``median_<value>``, ``min_<value>`` and ``max_<value>``: median line and min–max band.
+
+    ``by`` names the condition column (default ``"condition"`` if present, else
+    ``"warmup_steps"``, whose 0 reads "no warmup"). A diverged run has an infinite final loss:
+    its dot is an x at the top edge, and a median of diverged runs runs along the top edge.
+    ``reference`` draws horizontal lines: a number, or ``{"best possible loss": 0.79,
+    "unigram loss": 3.07}``. The x axis is logarithmic, with a tick at every peak LR of the grid.
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(
+            "table must be a pandas DataFrame: summarize_runs(frame) (one row per run) or the "
+            f"table returned by sweep (one row per peak LR and condition); got {type(table).__name__}"
+        )
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a column name such as 'final_val_loss', got {value!r}")
+    if by is None:
+        by = "condition" if "condition" in table.columns else "warmup_steps"
+    elif not isinstance(by, str):
+        raise TypeError(f"by must be the name of the column holding the condition, got {by!r}")
+    if spread not in _SPREADS:
+        raise ValueError(f"spread must be one of {', '.join(map(repr, _SPREADS))}; got {spread!r}")
+    if reference is None:
+        references: dict[str, float] = {}
+    elif isinstance(reference, Mapping):
+        references = {str(k): check_float(f"reference[{k!r}]", v) for k, v in reference.items()}
+    else:
+        references = {"reference": check_float("reference", reference)}
+    check_bool("log_y", log_y)
+    limits = _check_ylim(ylim)
+    _check_ax(ax)
+    _check_title(title)
+    per_run = value in table.columns
+    if per_run:
+        _require_columns("table", table, ("peak_lr", by, value))
+    else:
+        needed = [f"{statistic}_{value}" for statistic in ("median", "min", "max")]
+        missing = [c for c in ("peak_lr", by, *needed) if c not in table.columns]
+        if missing:
+            raise ValueError(
+                f"table has no column {value!r} (one row per run) nor {', '.join(needed)} (one "
+                f"row per cell, as sweep returns); it lacks {missing}; its columns are: "
+                f"{', '.join(map(repr, table.columns))}"
+            )
+        if spread == "iqr":
+            raise ValueError(
+                "spread='iqr' needs one row per run (summarize_runs(frame)); the per-cell table "
+                "of sweep only has the median, min and max"
+            )
+        _require_columns("table", table, ("peak_lr", by))
+    peak_lrs = pd.to_numeric(table["peak_lr"], errors="coerce")
+    if not (peak_lrs > 0).all():
+        raise ValueError("table['peak_lr'] must hold numbers > 0 (they are placed on a log axis)")
+
+    # Per condition, per peak LR: the median, the band, and the runs' values.
+    lines: dict[Any, pd.DataFrame] = {}
+    for condition, rows in table.assign(peak_lr=peak_lrs).groupby(by, sort=False):
+        if per_run:
+            values = rows[value].astype(float)
+            grouped = values.groupby(rows["peak_lr"])
+            low_q, high_q = (0.25, 0.75) if spread == "iqr" else (0.0, 1.0)
+            summary = pd.DataFrame(
+                {
+                    "median": grouped.median(),
+                    "low": grouped.quantile(low_q),
+                    "high": grouped.quantile(high_q),
+                    "n": grouped.size(),
+                }
+            )
+        else:
+            summary = (
+                rows.set_index("peak_lr")[[f"median_{value}", f"min_{value}", f"max_{value}"]]
+                .set_axis(["median", "low", "high"], axis=1)
+                .astype(float)
+            )
+            summary["n"] = rows.set_index("peak_lr")["n_seeds"] if "n_seeds" in rows else np.nan
+        lines[condition] = summary.sort_index()
+    everything = np.concatenate(
+        [t[["median", "low", "high"]].to_numpy(dtype=np.float64).ravel() for t in lines.values()]
+        + ([table[value].to_numpy(dtype=np.float64)] if per_run else [])
+    )
+    finite = everything[np.isfinite(everything)]
+    middle = float(np.median(finite)) if finite.size else None
+    top = (
+        limits[1]
+        if limits and limits[1] is not None
+        else _auto_top(everything, middle, log=log_y)
+    )
+    if top is None and finite.size and not np.isfinite(everything).all():
+        top = float(finite.max()) * 1.1
+
+    fig, ax, owned = _single_axes(ax, figsize=(7.0, 4.4))
+    with _Drawing(fig, owned):
+        n_conditions = len(lines)
+        any_diverged = False
+        for i, (condition, summary) in enumerate(lines.items()):
+            style = series_style(i)
+            color = style["color"]
+            lrs = summary.index.to_numpy(dtype=np.float64)
+            # Conditions' dots sit slightly apart on the log axis so they do not hide each other.
+            shift = 10 ** (0.025 * (i - (n_conditions - 1) / 2))
+            if per_run:
+                rows = table[table[by] == condition]
+                x = peak_lrs[rows.index].to_numpy(dtype=np.float64) * shift
+                y = rows[value].to_numpy(dtype=np.float64)
+                ok = np.isfinite(y)
+                drawn, _ = _clip_top(y[ok], top)
+                ax.scatter(x[ok], drawn, s=14, color=color, alpha=0.35, linewidths=0, zorder=2)
+                if (~ok).any():
+                    any_diverged = True
+                    edge = top if top is not None else (float(finite.max()) if finite.size else 1.0)
+                    ax.scatter(
+                        x[~ok], np.full((~ok).sum(), edge), marker="x", s=30, color=color,
+                        linewidths=1.4, zorder=4, clip_on=False,
+                    )
+            low, _ = _clip_top(summary["low"].to_numpy(dtype=np.float64), top)
+            high, _ = _clip_top(summary["high"].to_numpy(dtype=np.float64), top)
+            ax.fill_between(lrs, low, high, color=color, alpha=0.15, linewidth=0, zorder=1)
+            median, _ = _clip_top(summary["median"].to_numpy(dtype=np.float64), top)
+            counts = summary["n"].dropna()
+            seeds = f", {int(counts.max())} seeds" if len(counts) else ""
+            ax.plot(
+                lrs,
+                median,
+                marker=_MARKERS[i % len(_MARKERS)],
+                markersize=5,
+                linewidth=2.0,
+                label=f"{_condition_label(by, condition)}: median{seeds}",
+                zorder=3,
+                **style,
+            )
+        ax.fill_between([], [], [], color="0.5", alpha=0.25, linewidth=0, label=_SPREADS[spread])
+        if per_run:
+            ax.scatter([], [], s=14, color="0.4", alpha=0.5, linewidths=0, label="one seed")
+        if any_diverged:
+            ax.scatter(
+                [], [], marker="x", s=30, color="0.2", linewidths=1.4,
+                label="a seed diverged (drawn at the top edge)",
+            )
+        for j, (name, level) in enumerate(references.items()):
+            ax.axhline(
+                level,
+                color="0.35",
+                linestyle=(":", "-.", "--")[j % 3],
+                linewidth=1.3,
+                zorder=1.5,
+                label=f"{name} ({_fmt(level)})",
+            )
+        ax.set_xscale("log")
+        grid = np.unique(peak_lrs.to_numpy(dtype=np.float64))
+        ax.set_xticks(grid, [f"{lr:g}" for lr in grid])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        if log_y:
+            ax.set_yscale("log")
+        if top is not None:
+            ax.set_ylim(top=top * (1.3 if log_y else 1.03))
+        if limits and limits[0] is not None:
+            ax.set_ylim(bottom=limits[0])
+        ax.set_xlabel("peak learning rate (log scale)")
+        words = "final " + _describe_column(value.removeprefix("final_").removeprefix("median_"))
+        unit = f" ({_LOSS_UNITS})" if _is_loss(value) else ""
+        ax.set_ylabel(words + unit)
+        ax.grid(alpha=0.3)
+        _finish_labels(fig, ax, owned, title, ncols=2, inside="upper left")
+    return _finish(fig, owned)
+
+
 # --------------------------------------------------------------------------------------------
 # Imbalanced classification: confusion matrix, precision-recall, cost.
 # --------------------------------------------------------------------------------------------
@@ -1355,8 +1496,8 @@ def plot_confusion_matrix(
     """
     from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
-    truth = _as_1d("y_true", y_true)
-    pred = _as_1d("y_pred", y_pred)
+    truth = as_1d("y_true", y_true)
+    pred = as_1d("y_pred", y_pred)
     if truth.size != pred.size:
         raise ValueError(
             f"y_true and y_pred must have the same length, got {truth.size} and {pred.size}"
@@ -1415,8 +1556,8 @@ def _named_scores(name: str, scores_or_dict: Any, n: int) -> dict[str, np.ndarra
     if isinstance(scores_or_dict, Mapping):
         if not scores_or_dict:
             raise ValueError(f"{name} is an empty dict: give model name -> scores")
-        return {str(k): _check_scores(f"{name}[{k!r}]", v, n) for k, v in scores_or_dict.items()}
-    return {"model": _check_scores(name, scores_or_dict, n)}
+        return {str(k): as_scores(f"{name}[{k!r}]", v, n) for k, v in scores_or_dict.items()}
+    return {"model": as_scores(name, scores_or_dict, n)}
 
 
 def _thresholds_for(name: str, value: Any, key: str) -> list[float]:
@@ -1456,7 +1597,7 @@ def plot_pr_curve(
 
     from .metrics import cost_curve
 
-    truth = _check_binary_labels("y_true", y_true)
+    truth = as_binary_labels("y_true", y_true)
     named = _named_scores("scores_or_dict", scores_or_dict, truth.size)
     if truth.sum() == 0:
         raise ValueError("y_true has no positive examples (1s): precision and recall are undefined")
@@ -1552,8 +1693,8 @@ def plot_cost_vs_threshold(
     """
     from .metrics import bayes_threshold, cost_curve, threshold_for_cost
 
-    truth = _check_binary_labels("y_true", y_true)
-    values = _check_scores("scores", scores, truth.size)
+    truth = as_binary_labels("y_true", y_true)
+    values = as_scores("scores", scores, truth.size)
     cost_fp = check_float("cost_fp", cost_fp, min_value=0.0, min_open=True)
     cost_fn = check_float("cost_fn", cost_fn, min_value=0.0, min_open=True)
     if truth.min() == truth.max():
@@ -1760,8 +1901,8 @@ def plot_sharpness(
     and lowers the threshold slowly enough for training to move to flatter regions. Steps where
     the sharpness exceeds ``2 / lr`` are shaded. ``lrs`` is one LR per step or a single number.
     """
-    x = _as_1d("steps", steps).astype(np.float64)
-    s = _as_1d("sharpness", sharpness).astype(np.float64)
+    x = as_numbers("steps", steps, unit="one value per step")
+    s = as_numbers("sharpness", sharpness, unit="one value per step")
     if s.size != x.size:
         raise ValueError(
             f"sharpness must have one value per step: steps has {x.size}, sharpness has {s.size}"
@@ -1769,7 +1910,7 @@ def plot_sharpness(
     if np.ndim(lrs) == 0 and not hasattr(lrs, "detach"):
         rate = np.full_like(x, check_float("lrs", lrs, min_value=0.0))
     else:
-        rate = _as_1d("lrs", lrs).astype(np.float64)
+        rate = as_numbers("lrs", lrs, unit="one value per step")
         if rate.size != x.size:
             raise ValueError(
                 f"lrs must be one learning rate per step ({x.size}) or a single number, got {rate.size}"
