@@ -42,7 +42,7 @@ from warmup_lib import runtime
 from warmup_lib.data import DataSplits, make_bigram_language
 from warmup_lib.experiments import RunConfig, compare, train_ensemble
 from warmup_lib.models import TinyTransformerLM
-from warmup_lib.schedules import CosineDecay, LinearWarmup, warmup_then
+from warmup_lib.schedules import CosineDecay, LinearWarmup, with_warmup
 from warmup_lib.training import train
 
 SEQ_LEN, BATCH, WARMUP = 16, 16, 60
@@ -65,8 +65,7 @@ def comparison(language: DataSplits, steps: int) -> dict[str, RunConfig]:
         batch_size=BATCH,
         eval_every=50,
     )
-    length = min(WARMUP, steps // 5)
-    warmup = warmup_then(LinearWarmup(length), CosineDecay(steps - length))
+    warmup = with_warmup(CosineDecay(steps), LinearWarmup(min(WARMUP, steps // 5)))
     return {"no warmup": no_warmup, "warmup": no_warmup.replace(schedule=warmup)}
 
 

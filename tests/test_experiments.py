@@ -602,6 +602,29 @@ def test_sweep_with_a_function_and_a_custom_warmup(digits):
         sweep([1e-3], [4], seeds=[0], run=config, warmup=lambda w: "linear")
 
 
+def test_sweep_with_a_base_schedule_changes_only_the_warmup(digits):
+    # "With vs without warmup" = the same base schedule, with and without a warmup factor on
+    # top: after the warmup every cell follows the base exactly.
+    config = config_for(digits, steps=40)
+    table, frame = sweep(
+        [1e-3, 1e-2], [0, 10], seeds=[0, 1], run=config, base=CosineDecay(40), return_runs=True
+    )
+    assert len(table) == 4 and {"median_final_val_loss", "min_final_val_loss"} <= set(table.columns)
+    base = CosineDecay(40)
+    for (lr, warmup), cell in frame.groupby(["peak_lr", "warmup_steps"]):
+        run = cell[cell["seed"] == 0]
+        expected = lr * base.curve(np.arange(40))
+        if warmup:
+            expected = expected * LinearWarmup(warmup).curve(np.arange(40))
+        np.testing.assert_allclose(run["lr"], expected, rtol=1e-12)
+        after = run["step"] >= warmup
+        np.testing.assert_allclose(run["lr"][after], (lr * base.curve(np.arange(40)))[after.to_numpy()])
+    runs = summarize_runs(frame)
+    assert len(runs) == 8 and "final_val_loss" in runs
+    with pytest.raises(TypeError, match="base"):
+        sweep([1e-3], [0], seeds=[0], run=config, base="cosine")
+
+
 def test_max_stable_lr_needs_every_smaller_lr_to_succeed():
     table = pd.DataFrame(
         {

@@ -866,3 +866,151 @@ def test_module_does_not_switch_the_backend():
     backend = plt.get_backend()
     importlib.reload(plotting)
     assert plt.get_backend() == backend
+
+
+# --------------------------------------------------------------------------------------------
+# Runs side by side, spikes in their curve's colour, sharpness of many runs, the u·v model
+# --------------------------------------------------------------------------------------------
+
+
+def _spike_markers(ax: Any) -> list[Any]:
+    return [line for line in ax.get_lines() if line.get_marker() == "^"]
+
+
+def test_plot_history_marks_spikes_in_the_colour_of_their_curve():
+    fig = plot_history(history_frame(spike_at=60))
+    loss_ax = fig.axes[0]
+    (markers,) = _spike_markers(loss_ax)
+    training_loss = next(line for line in loss_ax.get_lines() if len(line.get_xdata()) == 100)
+    assert markers.get_color() == training_loss.get_color()
+    assert list(markers.get_xdata()) == [60]
+
+
+def test_plot_histories_puts_runs_side_by_side_on_shared_axes():
+    runs = {"no warmup": history_frame(diverge_at=30), "warmup": history_frame(spike_at=60)}
+    fig = plotting.plot_histories(
+        runs,
+        metrics=("train_loss", "val_loss", "val_accuracy"),
+        warmup_steps={"no warmup": None, "warmup": 20},
+        ylim=(0, 4),
+        title="side by side",
+    )
+    assert len(fig.axes) == 6  # 3 rows (loss, accuracy, LR) x 2 runs
+    loss_left, loss_right = fig.axes[0], fig.axes[1]
+    assert [loss_left.get_title(), loss_right.get_title()] == ["no warmup", "warmup"]
+    assert loss_left.get_ylim() == loss_right.get_ylim()  # shared y within a row
+    assert loss_left.get_xlim() == loss_right.get_xlim()  # shared steps: the short run looks short
+    assert not warmup_markers(loss_left) and len(warmup_markers(loss_right)) == 1
+    assert "diverged at step 30 (training stopped)" in legend_texts(fig)
+    assert len(_spike_markers(loss_right)) == 1
+    assert fig.get_suptitle() == "side by side"
+    assert_labelled(fig.axes[4])
+
+
+def test_plot_histories_reads_each_runs_warmup_from_its_config_and_rejects_bad_input():
+    runs = {
+        "a": FakeHistory(history_frame(), config={"warmup_steps": 10}),
+        "b": FakeHistory(history_frame(), config={}),
+    }
+    fig = plotting.plot_histories(runs)
+    assert len(warmup_markers(fig.axes[0])) == 1 and not warmup_markers(fig.axes[1])
+    with pytest.raises(ValueError, match="not in histories"):
+        plotting.plot_histories(runs, warmup_steps={"c": 5})
+    with pytest.raises(ValueError, match="empty"):
+        plotting.plot_histories({})
+    with pytest.raises(TypeError, match="dict"):
+        plotting.plot_histories([history_frame()])
+    with pytest.raises(ValueError, match=r"histories\['a'\] has no column 'val_f1'"):
+        plotting.plot_histories(runs, metrics=("train_loss", "val_f1"))
+
+
+def _unstable_regions(ax: Any) -> list[Any]:
+    return [c for c in ax.collections if c.get_label() == "unstable region: above 2 / lr"]
+
+
+def test_plot_sharpness_always_shows_the_unstable_region_above_the_threshold():
+    steps = np.arange(0, 100, 5)
+    fig = plot_sharpness(steps, np.full(steps.size, 0.5), 0.1, log_y=True)  # never unstable
+    (ax,) = fig.axes
+    (region,) = _unstable_regions(ax)
+    bottom_of_region = region.get_paths()[0].vertices[:, 1].min()
+    assert bottom_of_region == pytest.approx(20.0)  # 2 / lr: the region starts at the threshold
+    assert ax.get_ylim()[1] > 20.0  # ... and the region is inside the visible axes
+    assert "unstable region: above 2 / lr" in legend_texts(fig)
+
+
+def _sharpness_table() -> pd.DataFrame:
+    steps = np.arange(0, 101, 10)
+    rows = []
+    for condition, schedule in (("no warmup", np.ones(steps.size)), ("warmup", np.minimum(1, steps / 50))):
+        for seed in range(3):
+            lr = 1.6 * schedule
+            sharpness = 0.2 + 10 * np.exp(-((steps - 60) / 15) ** 2) + 0.01 * seed
+            keep = steps <= (30 if condition == "no warmup" and seed == 0 else 100)  # seed 0 diverged
+            rows.append(
+                pd.DataFrame(
+                    {"condition": condition, "seed": seed, "step": steps[keep], "lr": lr[keep], "sharpness": sharpness[keep]}
+                )
+            )
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_plot_sharpness_runs_draws_one_panel_per_condition_with_the_unstable_region():
+    fig = plotting.plot_sharpness_runs(_sharpness_table(), warmup_steps={"warmup": 50}, title="sharpness")
+    left, right = fig.axes
+    assert [left.get_title(), right.get_title()] == ["no warmup", "warmup"]
+    assert left.get_ylim() == right.get_ylim() and left.get_yscale() == "log"
+    assert _unstable_regions(left) and _unstable_regions(right)
+    assert len(warmup_markers(right)) == 1 and not warmup_markers(left)
+    texts = legend_texts(fig)
+    assert "unstable: sharpness > 2 / lr" in texts
+    assert "run diverged (measured no further)" in texts  # seed 0 of "no warmup" stops early
+    diverged = [line for line in left.get_lines() if line.get_marker() == "X"]
+    assert len(diverged) == 1 and list(diverged[0].get_xdata()) == [30]
+    assert_labelled(left)
+
+
+def test_plot_sharpness_runs_rejects_bad_input():
+    with pytest.raises(ValueError, match="no column 'lr'"):
+        plotting.plot_sharpness_runs(_sharpness_table().drop(columns="lr"))
+    with pytest.raises(ValueError, match="empty"):
+        plotting.plot_sharpness_runs(_sharpness_table().iloc[:0])
+    with pytest.raises(ValueError, match="no finite sharpness"):
+        plotting.plot_sharpness_runs(_sharpness_table().assign(sharpness=-1.0))
+
+
+def test_plot_uv_descent_marks_where_a_run_leaves_and_where_one_ends():
+    from warmup_lib import uv_model
+
+    lrs_high = np.full(30, 0.7)
+    lrs_warm = 0.7 * np.minimum(1, np.arange(160) / 80)
+    runs = {
+        "no warmup": [uv_model.descend((2.8, -0.1), lrs_high, noise=0.01)],
+        "warmup": [uv_model.descend((2.8, -0.1), lrs_warm, noise=0.01)],
+    }
+    extent = (-0.25, 3.5, -1.25, 2.5)
+    fig = plotting.plot_uv_descent(runs, peak_lr=0.7, extent=extent, title="u·v")
+    left, right = [ax for ax in fig.axes if ax.get_title()]
+    (exit_marker,) = [line for line in left.get_lines() if line.get_marker() == "X"]
+    u, v = exit_marker.get_xdata()[0], exit_marker.get_ydata()[0]
+    on_border = np.isclose([u, u, v, v], extent).any()
+    assert on_border, f"the divergence mark should sit on the picture's border, got ({u}, {v})"
+    (end_marker,) = [line for line in right.get_lines() if line.get_marker() == "*"]
+    end = runs["warmup"][0].iloc[-1]
+    assert (end_marker.get_xdata()[0], end_marker.get_ydata()[0]) == pytest.approx((end["u"], end["v"]))
+    assert left.get_xlabel() == "weight u" and left.get_ylabel() == "weight v"
+    assert any("flat enough for LR 0.7" in t for t in legend_texts(fig))
+
+
+def test_plot_uv_descent_rejects_bad_input():
+    from warmup_lib import uv_model
+
+    run = uv_model.descend((2.8, -0.1), np.full(5, 0.1))
+    with pytest.raises(TypeError, match="list of uv_model.descend frames"):
+        plotting.plot_uv_descent({"a": run}, peak_lr=0.7)
+    with pytest.raises(ValueError, match="peak_lr"):
+        plotting.plot_uv_descent({"a": [run]}, peak_lr=0.0)
+    with pytest.raises(ValueError, match="u_min < u_max"):
+        plotting.plot_uv_descent({"a": [run]}, peak_lr=0.7, extent=(1, 0, 0, 1))
+    with pytest.raises(ValueError, match="no column 'diverged'"):
+        plotting.plot_uv_descent({"a": [run.drop(columns="diverged")]}, peak_lr=0.7)

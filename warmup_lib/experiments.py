@@ -41,7 +41,7 @@ from torch import nn
 from . import runtime
 from ._validation import check_bool, check_choice, check_float, check_int
 from .ensemble import NotStackable, check_stackable, stack_models
-from .schedules import LinearWarmup, Schedule
+from .schedules import LinearWarmup, Schedule, with_warmup
 from .torch_adapter import ScheduleLR
 from .training import (
     DivergenceRule,
@@ -236,7 +236,6 @@ class RunConfig:
     grad_clip: float | None = None
     divergence_factor: float | None = 10.0
     threads: int | None = 1
-    settings: TrainSettings = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass: normalise fields in place once
@@ -250,7 +249,7 @@ class RunConfig:
         settings = TrainSettings(
             **{f.name: getattr(self, f.name) for f in dataclasses.fields(TrainSettings)}
         )
-        set_(self, "settings", settings)
+        set_(self, "_settings", settings)
         for f in dataclasses.fields(TrainSettings):  # the normalised values (100.0 -> 100)
             set_(self, f.name, getattr(settings, f.name))
         _optimizer_class(self.optimizer)
@@ -286,13 +285,18 @@ class RunConfig:
     # -- building and running -------------------------------------------------------------------
 
     @property
+    def settings(self) -> TrainSettings:
+        """The validated training settings every run of this config uses (data ... threads)."""
+        return self._settings  # type: ignore[attr-defined]
+
+    @property
     def optimizer_class(self) -> type[torch.optim.Optimizer]:
         """The ``torch.optim`` class named by ``optimizer``."""
         return _optimizer_class(self.optimizer)
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some fields changed, e.g. ``config.replace(peak_lr=0.1, schedule=None)``."""
-        names = [f.name for f in dataclasses.fields(self) if f.init]
+        names = [f.name for f in dataclasses.fields(self)]
         unknown = set(changes) - set(names)
         if unknown:
             raise TypeError(
@@ -345,7 +349,7 @@ class RunConfig:
         config: an empty list means the two can train in one batched ensemble."""
         out = []
         for f in dataclasses.fields(self):
-            if f.name in _PER_MEMBER_FIELDS or not f.init:
+            if f.name in _PER_MEMBER_FIELDS:
                 continue
             mine, theirs = getattr(self, f.name), getattr(other, f.name)
             if mine is theirs:
@@ -971,7 +975,7 @@ def _with_warmup(warmup: Schedule | None, base: Schedule | None) -> Schedule | N
     """A grid cell's schedule: ``base`` multiplied by the warmup factor (either may be absent)."""
     if base is None or warmup is None:
         return warmup if base is None else base
-    return warmup * base
+    return with_warmup(base, warmup)
 
 
 def sweep(
