@@ -157,7 +157,7 @@ ex3_table = experiments.sweep([0.1], [75], SEEDS, mlp_adam, base=constant)
 print(ex3_table[["peak_lr", "warmup_steps", "n_diverged", "n_success", "median_final_val_loss",
                  "median_final_val_accuracy"]].round(3).to_string(index=False))
 ex3_works = bool(ex3_table["n_success"].iloc[0] >= 4)
-# The runs survive the peak (none diverges) but do not learn: at this LR the trouble is not
+# The runs do not learn, whether or not one of them diverges: at this LR the trouble is not
 # confined to the first steps, so a longer warmup does not cure it. A lower peak LR does.
 ex["03.3"].check(ex3_table, ex3_works)''',
 )
