@@ -46,7 +46,7 @@ from .schedules import (
     with_warmup,
     wsd,
 )
-from .torch_adapter import ScheduleLR
+from .torch_adapter import ScheduleLR, record_lrs
 
 __version__ = "0.1.0"
 
@@ -54,7 +54,8 @@ __version__ = "0.1.0"
 # package stays cheap, and ``python -m warmup_lib.data`` does not import itself twice.
 _SUBMODULES = (
     "builders", "compat", "data", "diagnostics", "exercises", "experiments", "losses", "metrics",
-    "models", "plotting", "runtime", "schedules", "series", "torch_adapter", "training", "widgets",
+    "models", "plotting", "runtime", "schedules", "series", "step_counting", "torch_adapter",
+    "training", "uv_model", "widgets",
 )
 _LAZY_NAMES = {"train": "training", "History": "training"}
 
@@ -111,6 +112,7 @@ __all__ = [
     "join",
     "noam_peak_lr",
     "radam_rectification",
+    "record_lrs",
     "schedule_from_dict",
     "steps_that_differ",
     "untuned_warmup",
