@@ -624,6 +624,45 @@ def test_plot_lr_sensitivity_from_the_sweep_table_and_iqr_and_bad_input():
         plot_lr_sensitivity(runs, reference=math.nan)
 
 
+def tick_texts(axis) -> list[str]:
+    """The tick labels a reader sees on a y axis: non-empty, inside the shown range, bottom up."""
+    axis.axes.figure.canvas.draw()
+    low, high = sorted(axis.get_view_interval())
+    labels = axis.get_majorticklabels() + axis.get_minorticklabels()
+    shown = [
+        (label.get_position()[1], label.get_text())
+        for label in labels
+        if label.get_text() and low * (1 - 1e-9) <= label.get_position()[1] <= high * (1 + 1e-9)
+    ]
+    return [text for _, text in sorted(shown)]
+
+
+def test_log_loss_axes_read_as_plain_numbers():
+    fig = plot_lr_sensitivity(sensitivity_runs(), log_y=True)
+    texts = tick_texts(fig.axes[0].yaxis)
+    assert "1" in texts and "2" in texts, texts
+    assert not any("10^" in t or "$" in t or "e-" in t or "e\u2212" in t for t in texts), texts
+    runs = {"a": [FakeHistory(history_frame(40), config={"seed": 0})]}
+    fig = plot_seeds(runs, log_y=True)
+    texts = tick_texts(fig.axes[0].yaxis)
+    assert texts and not any("$" in t or "10^" in t for t in texts), texts
+    plt.close("all")
+
+
+def test_minor_log_ticks_are_thinned_on_wide_axes():
+    fig = plot_lr_sensitivity(sensitivity_runs(), log_y=True)
+    ax = fig.axes[0]
+    ax.set_ylim(0.01, 100)
+    wide = tick_texts(ax.yaxis)
+    if wide != ["0.01", "0.1", "1", "10", "100"]:
+        plt.close(fig)
+    assert wide == ["0.01", "0.1", "1", "10", "100"], wide
+    ax.set_ylim(0.6, 5)
+    texts = tick_texts(ax.yaxis)
+    plt.close(fig)
+    assert "0.7" not in texts and {"1", "2", "3", "5"} <= set(texts), texts
+
+
 # --------------------------------------------------------------------------------------------
 # Imbalanced classification
 # --------------------------------------------------------------------------------------------

@@ -384,6 +384,29 @@ def _auto_top(values: np.ndarray, reference: float | None, *, log: bool) -> floa
     return None
 
 
+def _plain_log_ticks(axis: Any) -> None:
+    """Label a log axis with plain numbers (0.2, 0.5, 1, 2, 3) instead of powers of ten.
+
+    Losses usually span one or two decades, where "3 x 10^0" only slows the reader down. Minor
+    ticks are labelled when there is room: all of them on an axis spanning at most 0.6 decades,
+    those at 2, 3 and 5 (x a power of ten) up to 2.2 decades, none beyond.
+    """
+
+    def label(value: float, minor: bool) -> str:
+        if not np.isfinite(value) or value <= 0:
+            return ""
+        if minor:
+            low, high = sorted(axis.get_view_interval())
+            span = math.log10(high / low) if low > 0 else math.inf
+            mantissa = round(value / 10 ** math.floor(math.log10(value)), 6)
+            if not (span <= 0.6 or (span <= 2.2 and mantissa in (2.0, 3.0, 5.0))):
+                return ""
+        return f"{value:g}"
+
+    axis.set_major_formatter(FuncFormatter(lambda value, _: label(value, False)))
+    axis.set_minor_formatter(FuncFormatter(lambda value, _: label(value, True)))
+
+
 def _check_ylim(ylim: Any) -> tuple[float | None, float | None] | None:
     if ylim is None:
         return None
@@ -1148,6 +1171,7 @@ def plot_seeds(
             mark_warmup_end(ax, warmup_steps, position="bottom")
         if log_y:
             ax.set_yscale("log")
+            _plain_log_ticks(ax.yaxis)
         if top is not None:
             ax.set_ylim(top=top * (1.3 if log_y else 1.03))
         if limits and limits[0] is not None:
@@ -1478,6 +1502,7 @@ def plot_lr_sensitivity(
         ax.xaxis.set_minor_formatter(NullFormatter())
         if log_y:
             ax.set_yscale("log")
+            _plain_log_ticks(ax.yaxis)
         if top is not None:
             ax.set_ylim(top=top * (1.3 if log_y else 1.03))
         if limits and limits[0] is not None:

@@ -1,122 +1,187 @@
-"""Checks for notebook 03's exercises (spike detection, how short a warmup, pre-LN without warmup)."""
+"""Checks for notebook 03's exercises (the fair pair, stuck or slow, a longer warmup for the MLP)."""
 
 from __future__ import annotations
 
-import inspect
+import numpy as np
 
-from ..diagnostics import find_spikes
-from .checking import Incorrect, call, exercise, expect_equal, fmt, frame, integer
+from ..diagnostics import summarize_run
+from ..schedules import LinearDecay, LinearWarmup, warmup_then
+from .checking import Incorrect, call, exercise, fmt, frame, integer, number, numbers_array
+
+# Exercise 03.1: a linear decay over 200 steps, with and without a 50-step linear warmup.
+PAIR_STEPS = 200
+PAIR_WARMUP = 50
+# Exercise 03.3: the MLP at Adam's peak LR 0.1 with a longer warmup.
+LONG_WARMUP_PEAK_LR = 0.1
+LONG_WARMUP_STEPS = 75
 
 
-def _default_window() -> int:
-    return int(inspect.signature(find_spikes).parameters["window"].default)
+def _schedule_curve(name: str, schedule, steps: np.ndarray) -> np.ndarray:
+    """The learner's schedule at ``steps``: ``schedule.curve`` if it has one, else one call per step."""
+    if hasattr(schedule, "curve") and callable(schedule.curve):
+        try:
+            values = np.asarray(schedule.curve(steps), dtype=float)
+        except Exception as error:
+            raise Incorrect(f"`{name}.curve(steps)` raised {type(error).__name__}: {error}") from None
+    else:
+        values = np.array([number(f"{name}({k})", call(name, schedule, int(k))) for k in steps])
+    if values.shape != steps.shape:
+        raise Incorrect(f"`{name}` gave {values.size} values for {steps.size} steps")
+    return values
+
+
+def _span(steps: np.ndarray) -> str:
+    if steps.size == 0:
+        return "no step"
+    if steps.size == 1:
+        return f"step {int(steps[0])}"
+    return f"{steps.size} steps, from {int(steps[0])} to {int(steps[-1])}"
 
 
 @exercise(
     "03.1",
     hint=(
-        "Read find_spikes' docstring (find_spikes?): a step is compared with the median of the "
-        "`window` losses before it. What is the default window, and which steps have that many "
-        "losses before them?"
+        "A warmup factor multiplies the base schedule: wl.LinearWarmup(50) * ex1_base. Then "
+        "wl.steps_that_differ(ex1_base, ex1_with_warmup, 200) lists the steps where the two "
+        "multipliers are not equal."
     ),
     solution='''\
-ex1_run = high[(high["condition"] == "lr 0.03, no warmup") & (high["seed"] == 1)]
-ex1_first = ex1_run[ex1_run["step"] < 30]
-print(ex1_first["train_loss"].head(5).round(2).tolist())
-print(diagnostics.find_spikes(ex1_first))
-# The default window is 10: a step is compared with the median of the 10 losses before it, so
-# step 10 is the first one that can be flagged. The jump at step 1 has no history to compare
-# with; window=1 (compare with the previous step) catches it — and, on a noisy mini-batch
-# curve, a few later needles too.
-print(diagnostics.find_spikes(ex1_first, window=1)[["step", "loss_before", "peak_loss", "size"]].round(2))
-ex1_reports_first_jump = False
-ex1_earliest_step = 10
-ex["03.1"].check(ex1_reports_first_jump, ex1_earliest_step)''',
+ex1_base = wl.LinearDecay(200)
+ex1_with_warmup = wl.LinearWarmup(50) * ex1_base
+ex1_differ = wl.steps_that_differ(ex1_base, ex1_with_warmup, 200)
+print(f"the pair differs at {len(ex1_differ)} steps: {ex1_differ.min()} to {ex1_differ.max()}")
+# Joining a warmup to a shorter decay instead (the mistake this notebook avoids) delays the decay,
+# so the two runs would differ long after the warmup:
+ex1_joined = wl.warmup_then(wl.LinearWarmup(50), wl.LinearDecay(150))
+print(f"the joined schedule differs at {len(wl.steps_that_differ(ex1_base, ex1_joined, 200))} of 200 steps")
+ex["03.1"].check(ex1_with_warmup, ex1_differ)''',
 )
-def default_spike_window(reports_first_jump, earliest_step):
-    if not isinstance(reports_first_jump, bool):
+def fair_pair(with_warmup, differ):
+    steps = np.arange(PAIR_STEPS)
+    base = LinearDecay(PAIR_STEPS).curve(steps)
+    expected = (LinearWarmup(PAIR_WARMUP) * LinearDecay(PAIR_STEPS)).curve(steps)
+    got = _schedule_curve("with_warmup", with_warmup, steps)
+    wrong = np.flatnonzero(~np.isclose(got, expected, rtol=1e-9, atol=1e-12))
+    if wrong.size:
+        joined = warmup_then(LinearWarmup(PAIR_WARMUP), LinearDecay(PAIR_STEPS - PAIR_WARMUP)).curve(steps)
+        after = wrong[wrong >= PAIR_WARMUP]
+        if np.allclose(got, joined, rtol=1e-9, atol=1e-12):
+            k = int(after[0])
+            raise Incorrect(
+                f"`with_warmup` is the warmup joined to a shorter decay: it differs from the base "
+                f"after the warmup too ({_span(after)}; at step {k}: {fmt(got[k])} instead of "
+                f"{fmt(base[k])}). Multiply the base by the warmup instead"
+            )
+        k = int(wrong[0])
+        where = "during the warmup" if k < PAIR_WARMUP else "after the warmup"
         raise Incorrect(
-            f"`reports_first_jump` should be True or False, got {reports_first_jump!r}"
+            f"`with_warmup` differs from a {PAIR_WARMUP}-step linear warmup times "
+            f"LinearDecay({PAIR_STEPS}) at {wrong.size} steps; the first is step {k} ({where}): "
+            f"{fmt(got[k])} instead of {fmt(expected[k])}"
         )
-    if reports_first_jump:
+    listed = numbers_array("differ", differ)
+    right = np.flatnonzero(base != expected)
+    if listed.shape != right.shape or not np.array_equal(listed, right):
         raise Incorrect(
-            "`reports_first_jump` is True, but with the default settings the jump of the first "
-            "steps is not in find_spikes' table: look at what it printed"
+            f"`differ` holds {_span(listed.astype(int))}; the two schedules differ at "
+            f"{_span(right)} (step 0 too: the warmup starts at 0)"
         )
-    window = _default_window()
-    expect_equal("earliest_step", integer("earliest_step", earliest_step), window)
-    return f"the default window is {window}: step {window} is the first with {window} losses before it."
+    return (
+        f"the pair differs at steps 0 to {PAIR_WARMUP - 1} only; from step {PAIR_WARMUP} on both "
+        "follow the same decay."
+    )
+
+
+def _counts(name: str, value) -> dict[str, int]:
+    if not isinstance(value, dict):
+        raise Incorrect(
+            f"`{name}` should be a dict such as {{'no warmup': 5, 'warmup': 0}}, got a "
+            f"{type(value).__name__}"
+        )
+    return {str(key): integer(f"{name}[{key!r}]", count) for key, count in value.items()}
 
 
 @exercise(
     "03.2",
     hint=(
-        "experiments.sweep([GD_PEAK], [10, 20], SEEDS, gradient_descent, success=trained) runs "
-        "the grid; diverging runs stop early."
+        "Group the main comparison by condition and seed (tf_main.groupby(['condition', 'seed'])) "
+        "and call diagnostics.summarize_run(run, chance_loss=UNIGRAM_LOSS) on each run; its "
+        ".status is 'stalled' for a run that stayed near the unigram loss. Count per condition."
     ),
     solution='''\
-ex2_table = experiments.sweep([GD_PEAK], [10, 20], SEEDS, gradient_descent, success=trained)
-print(ex2_table[["peak_lr", "warmup_steps", "n_diverged", "n_success"]].to_string(index=False))
-# A short warmup reaches the peak LR before the network has moved to a flatter region, so it
-# behaves like no warmup at all. The warmup has to be long enough for the catapults to happen
-# while the LR is still small; beyond that, more warmup only costs training time.
-ex["03.2"].check(ex2_table)''',
+ex2_stalled = {}
+for (ex2_condition, ex2_seed), ex2_run in tf_main.groupby(["condition", "seed"], sort=False):
+    ex2_summary = diagnostics.summarize_run(ex2_run, chance_loss=UNIGRAM_LOSS)
+    ex2_stalled[ex2_condition] = ex2_stalled.get(ex2_condition, 0) + (ex2_summary.status == "stalled")
+    print(f"{ex2_condition}, seed {ex2_seed}: {ex2_summary.status}")
+print(ex2_stalled)
+# Without warmup nothing exploded: the loss went flat at the level of a model that ignores the
+# context. Told that level (chance_loss), summarize_run calls such a run stalled.
+ex["03.2"].check(ex2_stalled, tf_main, UNIGRAM_LOSS)''',
 )
-def short_warmups_at_peak_two(table):
-    table = frame("table", table, columns=("peak_lr", "warmup_steps", "n_seeds", "n_success"))
-    warmups = sorted(int(w) for w in table["warmup_steps"])
-    if warmups != [10, 20]:
-        raise Incorrect(f"`table` has warmup lengths {warmups}; the exercise asks for [10, 20]")
-    peaks = sorted({float(p) for p in table["peak_lr"]})
-    if peaks != [2.0]:
-        raise Incorrect(f"`table` has peak LRs {[fmt(p) for p in peaks]}; the exercise asks for 2.0")
-    too_few = table[table["n_seeds"] < 5]
-    if len(too_few):
-        raise Incorrect(f"`table` has only {int(too_few['n_seeds'].min())} seed(s) in a row; use all five")
-    counts = ", ".join(
-        f"{int(row.warmup_steps)} steps: {int(row.n_success)}/{int(row.n_seeds)} trained"
-        for row in table.sort_values("warmup_steps").itertuples()
-    )
-    return f"{counts}."
+def stuck_or_slow(stalled, runs, chance_loss):
+    answer = _counts("stalled", stalled)
+    table = frame("runs", runs, columns=("condition", "seed", "train_loss"))
+    chance = number("chance_loss", chance_loss)
+    expected: dict[str, int] = {}
+    totals: dict[str, int] = {}
+    for (condition, _), run in table.groupby(["condition", "seed"], sort=False):
+        status = summarize_run(run, chance_loss=chance).status
+        expected[str(condition)] = expected.get(str(condition), 0) + (status == "stalled")
+        totals[str(condition)] = totals.get(str(condition), 0) + 1
+    missing = [c for c in expected if c not in answer]
+    extra = [c for c in answer if c not in expected]
+    if missing or extra:
+        raise Incorrect(
+            f"`stalled` should have one count per condition of `runs`, {sorted(expected)}; "
+            f"missing {missing}, not in the runs {extra}"
+        )
+    for condition, count in expected.items():
+        if answer[condition] != count:
+            raise Incorrect(
+                f"`stalled['{condition}']` is {answer[condition]}; summarize_run calls {count} of "
+                f"the {totals[condition]} runs of that condition stalled"
+            )
+    return "; ".join(f"{c}: {expected[c]} of {totals[c]} runs stalled" for c in expected) + "."
 
 
 @exercise(
     "03.3",
     hint=(
-        "Write a function of the seed that builds the same TinyTransformerLM as "
-        "post_ln_transformer but with norm_first=True; train it with "
-        "experiments.run_seeds(post_ln_adam.replace(model=your_function), SEEDS, ...) and "
-        "summarise with experiments.summarize_seeds(..., success=learned)."
+        "experiments.sweep([0.1], [75], SEEDS, mlp_adam, base=constant) trains the five seeds "
+        "with a 75-step warmup; its n_success column counts the seeds that ended above 90 % "
+        "validation accuracy. 'Works' means at least four of the five."
     ),
     solution='''\
-def ex3_pre_ln_transformer(seed):
-    return TinyTransformerLM(
-        language.n_classes, SEQUENCE_LENGTH, d_model=64, n_heads=4, n_layers=6, d_ff=256, norm_first=True, seed=seed
-    )
-
-
-ex3_runs = experiments.run_seeds(post_ln_adam.replace(model=ex3_pre_ln_transformer), SEEDS, condition="pre-LN, no warmup")
-ex3_summary = experiments.summarize_seeds(ex3_runs, success=learned)
-print(ex3_summary[["condition", "n_seeds", "n_success", "median_final_val_loss"]].round(3).to_string(index=False))
-# Pre-LN keeps the residual stream un-normalised, so gradients near the output are not blown up
-# at initialisation (Xiong et al. 2020), and Adam at 1e-2 trains without any warmup.
-# The optimizer-side cure is RAdam: post_ln_adam.replace(optimizer="radam", optimizer_kwargs={}).
-ex["03.3"].check(ex3_pre_ln_transformer, ex3_summary)''',
+ex3_table = experiments.sweep([0.1], [75], SEEDS, mlp_adam, base=constant)
+print(ex3_table[["peak_lr", "warmup_steps", "n_diverged", "n_success", "median_final_val_loss",
+                 "median_final_val_accuracy"]].round(3).to_string(index=False))
+ex3_works = bool(ex3_table["n_success"].iloc[0] >= 4)
+# The runs do not learn, whether or not one of them diverges: at this LR the trouble is not
+# confined to the first steps, so a longer warmup does not cure it. A lower peak LR does.
+ex["03.3"].check(ex3_table, ex3_works)''',
 )
-def pre_ln_without_warmup(make_model, summary):
-    from ..models import TinyTransformerLM
-
-    model = call("make_model", make_model, 0)
-    if not isinstance(model, TinyTransformerLM):
-        raise Incorrect(f"`make_model(0)` should return a TinyTransformerLM, got a {type(model).__name__}")
-    if not model.encoder.layers[0].norm_first:
-        raise Incorrect("`make_model(0)` builds a post-LN transformer; pass norm_first=True for pre-LN")
-    if model.n_layers != 6:
-        raise Incorrect(f"`make_model(0)` has {model.n_layers} layers; keep the 6 of the post-LN model")
-    table = frame("summary", summary, columns=("n_seeds", "n_success"))
+def longer_warmup_for_the_mlp(table, works):
+    table = frame("table", table, columns=("peak_lr", "warmup_steps", "n_seeds", "n_success"))
     if len(table) != 1:
-        raise Incorrect(f"`summary` should have one row (one condition), it has {len(table)}")
-    n_seeds, n_success = int(table["n_seeds"].iloc[0]), int(table["n_success"].iloc[0])
+        raise Incorrect(f"`table` should have one row (one peak LR, one warmup), it has {len(table)}")
+    row = table.iloc[0]
+    peak, warmup = float(row["peak_lr"]), int(row["warmup_steps"])
+    if peak != LONG_WARMUP_PEAK_LR or warmup != LONG_WARMUP_STEPS:
+        raise Incorrect(
+            f"`table` is for peak LR {fmt(peak)} with a {warmup}-step warmup; the exercise asks "
+            f"for peak LR {fmt(LONG_WARMUP_PEAK_LR)} with a {LONG_WARMUP_STEPS}-step warmup"
+        )
+    n_seeds, n_success = int(row["n_seeds"]), int(row["n_success"])
     if n_seeds < 5:
-        raise Incorrect(f"`summary` covers {n_seeds} seed(s); train all five")
-    return f"{n_success} of {n_seeds} pre-LN seeds learned the language without warmup."
+        raise Incorrect(f"`table` covers {n_seeds} seed(s); train all five")
+    if not isinstance(works, bool | np.bool_):
+        raise Incorrect(f"`works` should be True or False, got {works!r}")
+    expected = n_success >= n_seeds - 1
+    if bool(works) != expected:
+        raise Incorrect(
+            f"`works` is {bool(works)}, but {n_success} of {n_seeds} seeds reached 90 % accuracy "
+            f"(works means at least {n_seeds - 1})"
+        )
+    verdict = "it works" if expected else "a longer warmup does not make this LR work"
+    return f"{n_success} of {n_seeds} seeds reached 90 % accuracy with a {warmup}-step warmup: {verdict}."
