@@ -1,6 +1,6 @@
 """Run every benchmark in one go and print `name: value unit` lines (the README's figures).
 
-    python benchmarks/run.py              # schedules, threads, ensemble
+    python benchmarks/run.py              # schedules, threads, ensemble, widgets
     python benchmarks/run.py --notebooks  # ... plus each notebook on one pinned core (minutes)
 
 Budgets are goals reported here, not timed tests: timings on shared machines vary.
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["schedules.py", "threads.py", "ensemble.py"]
+SCRIPTS = ["schedules.py", "threads.py", "ensemble.py", "widgets.py"]
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""Tests of warmup_lib.data: splits, the bigram language, the fraud tables and their error messages."""
+"""Tests of warmup_lib.data: splits, the bigram language, the teacher task, the fraud tables and their errors."""
 
 from __future__ import annotations
 
@@ -276,6 +276,63 @@ def test_bigram_entropy_rate_never_exceeds_unigram_entropy(vocab_size, p_first, 
 def test_bigram_bad_arguments_name_the_argument(kwargs, error, words):
     with pytest.raises(error, match=words):
         D.make_bigram_language(**kwargs)
+
+
+# ---------------------------------------------------------------- teacher-labelled classification
+
+
+@pytest.fixture(scope="module")
+def teacher() -> DataSplits:
+    return D.make_teacher_classification()
+
+
+def test_teacher_shapes_dtypes_and_standard_normal_inputs(teacher):
+    assert teacher.task == "multiclass" and teacher.n_classes == 10 and teacher.n_features == 32
+    assert (len(teacher.X_train), len(teacher.X_val), len(teacher.X_test)) == (16_384, 4_096, 4_096)
+    assert teacher.X_train.dtype == torch.float32 and teacher.y_train.dtype == torch.int64
+    X = torch.cat([teacher.X_train, teacher.X_val, teacher.X_test])
+    assert abs(float(X.mean())) < 0.01 and abs(float(X.std()) - 1) < 0.01
+    assert "best possible val loss" in teacher.summary()
+
+
+def test_teacher_labels_are_noisy_but_learnable_and_no_class_is_rare(teacher):
+    info = teacher.info
+    assert 0.0 < info["best_loss"] < info["chance_loss"] == pytest.approx(math.log(10))
+    assert 0.1 < info["best_accuracy"] < 1.0
+    counts = np.asarray(info["class_counts"]["train"])
+    assert counts.sum() == 16_384 and counts.min() / counts.sum() > 0.03
+    assert counts.tolist() == torch.bincount(teacher.y_train, minlength=10).tolist()
+
+
+def test_teacher_sharper_means_less_label_noise():
+    losses = [D.make_teacher_classification(n_train=8, n_val=2000, n_test=1, sharpness=s).info["best_loss"] for s in (2, 8, 32)]
+    assert losses == sorted(losses, reverse=True)
+
+
+def test_teacher_deterministic_per_seed():
+    a = D.make_teacher_classification(n_train=64, n_val=8, n_test=8, seed=5)
+    b = D.make_teacher_classification(n_train=64, n_val=8, n_test=8, seed=5)
+    c = D.make_teacher_classification(n_train=64, n_val=8, n_test=8, seed=6)
+    assert torch.equal(a.X_train, b.X_train) and torch.equal(a.y_train, b.y_train) and a.info == b.info
+    assert not torch.equal(a.X_train, c.X_train)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        (dict(n_train=0), ValueError, "n_train"),
+        (dict(n_val=2.5), ValueError, "n_val"),
+        (dict(n_features=0), ValueError, "n_features"),
+        (dict(n_classes=1), ValueError, "n_classes must be an integer >= 2"),
+        (dict(teacher_width=0), ValueError, "teacher_width"),
+        (dict(sharpness=0), ValueError, "sharpness must be > 0"),
+        (dict(sharpness="big"), TypeError, "sharpness"),
+        (dict(seed=-1), ValueError, "seed"),
+    ],
+)
+def test_teacher_bad_arguments_name_the_argument(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        D.make_teacher_classification(**kwargs)
 
 
 # ---------------------------------------------------------------- generating transactions

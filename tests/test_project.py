@@ -63,10 +63,10 @@ def test_environment_yml_and_pyproject_name_the_same_dependencies():
     assert "- -e ." in text, "the package itself must be installed"
 
 
-def test_ruff_is_clean_on_package_tests_benchmarks_and_notebooks():
+def test_ruff_is_clean_on_package_tests_benchmarks_notebooks_tools_and_examples():
     pytest.importorskip("ruff")
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "warmup_lib", "tests", "benchmarks", "notebooks"],
+        [sys.executable, "-m", "ruff", "check", "warmup_lib", "tests", "benchmarks", "notebooks", "tools", "examples"],
         cwd=ROOT, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr

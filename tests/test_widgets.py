@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import struct
+from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -17,10 +21,17 @@ from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix, precision_score, recall_score
 
 from warmup_lib import widgets as W
+from warmup_lib.data import DataSplits
 from warmup_lib.schedules import CosineDecay, Joined, LinearWarmup
 
 torch.set_num_threads(1)
 PNG_MAGIC = b"\x89PNG"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    assert png.startswith(PNG_MAGIC)
+    return struct.unpack(">II", png[16:24])
 
 
 @pytest.fixture(autouse=True)
@@ -34,8 +45,6 @@ def _no_leaked_figures():
 @pytest.fixture(scope="module")
 def tiny_data():
     """A small synthetic 3-class task so training runs take milliseconds."""
-    from warmup_lib.data import DataSplits
-
     generator = torch.Generator().manual_seed(0)
     X = torch.randn(300, 8, generator=generator)
     y = (X[:, 0] > 0).long() + (X[:, 1] > 0.5).long()
@@ -143,14 +152,14 @@ def test_schedule_explorer_widget_updates_on_change():
         "log_scale",
     }
     assert bytes(explorer.image.value).startswith(PNG_MAGIC)
-    assert explorer.summary.value.startswith("LR at step 0: 0 ")
+    assert explorer.text.startswith("LR at step 0: 0 ")
     first_png = bytes(explorer.image.value)
     explorer.controls["shape"].value = "exponential"
-    assert explorer.summary.value.startswith("LR at step 0: 1e-06")
+    assert explorer.text.startswith("LR at step 0: 1e-06")
     assert bytes(explorer.image.value) != first_png
     explorer.controls["total_steps"].value = 100  # warmup (100) must stay inside training
     assert explorer.controls["warmup_steps"].max == 100
-    assert "warmup lasts the whole run" in explorer.summary.value
+    assert "warmup lasts the whole run" in explorer.text
 
 
 def test_explorer_shows_errors_in_the_summary_instead_of_raising():
@@ -161,6 +170,7 @@ def test_explorer_shows_errors_in_the_summary_instead_of_raising():
     assert explorer.refresh() == "⚠ x must be even, got 3"
     assert "x must be even" in explorer.summary.value
     assert bytes(explorer.image.value) == b""
+    assert explorer.image.layout.display == "none", "an empty Image is a broken-image icon"
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,13 +232,20 @@ def test_run_training_explorer_rejects_bad_input(kwargs, error, match):
 def test_training_explorer_builds_without_running_and_trains_on_click(tiny_data):
     explorer = W.training_explorer(tiny_data, steps=20, warmup_steps=5, hidden=(8,), run_now=False)
     assert isinstance(explorer, ipywidgets.VBox)
-    assert bytes(explorer.image.value) == b""
+    # Until the first Train it shows what Train will train (no empty, broken image).
+    assert explorer.renders == 0 and bytes(explorer.image.value).startswith(PNG_MAGIC)
+    preview = bytes(explorer.image.value)
     assert "Press" in explorer.summary.value
     explorer.controls["steps"].value = 10
     assert explorer.controls["warmup_steps"].max == 10
+    assert bytes(explorer.image.value) != preview, "the preview follows the controls"
     explorer.button.click()
+    assert explorer.renders == 1
     assert bytes(explorer.image.value).startswith(PNG_MAGIC)
-    assert "5-step linear warmup" in explorer.summary.value
+    assert "5-step linear warmup" in explorer.text
+    trained = bytes(explorer.image.value)
+    explorer.controls["warmup_steps"].value = 0
+    assert bytes(explorer.image.value) == trained, "after training a control change waits for Train"
     with pytest.raises(ValueError, match="optimizer"):
         W.training_explorer(tiny_data, optimizer="rmsprop", run_now=False)
 
@@ -279,12 +296,12 @@ def test_threshold_explorer_slider_and_buttons(fraud_scores):
     assert isinstance(explorer, ipywidgets.VBox)
     slider = explorer.controls["threshold"]
     assert isinstance(slider, ipywidgets.FloatLogSlider)
-    assert explorer.summary.value.startswith("threshold 0.5: flagged")
+    assert explorer.text.startswith("threshold 0.5: flagged")
     assert bytes(explorer.image.value).startswith(PNG_MAGIC)
-    bayes_button, default_button = explorer.children[0].children[-1].children
+    bayes_button, default_button = explorer.extra
     bayes_button.click()
     assert slider.value == pytest.approx(1 / 51)
-    assert explorer.summary.value.startswith("threshold 0.0196: flagged")
+    assert explorer.text.startswith("threshold 0.0196: flagged")
     default_button.click()
     assert slider.value == 0.5
 
@@ -295,7 +312,7 @@ def test_threshold_explorer_with_raw_scores(fraud_scores):
     explorer = W.threshold_explorer(y, logits, threshold=0.0)
     assert isinstance(explorer.controls["threshold"], ipywidgets.FloatSlider)
     _, report = W.threshold_report(y, logits, 0.0)
-    assert explorer.summary.value.startswith(f"threshold 0: flagged {report['flagged']:,}")
+    assert explorer.text.startswith(f"threshold 0: flagged {report['flagged']:,}")
 
 
 def test_building_explorers_prints_nothing(capsys, tiny_data, fraud_scores):
@@ -306,3 +323,181 @@ def test_building_explorers_prints_nothing(capsys, tiny_data, fraud_scores):
     W.threshold_explorer(y, scores)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+# --------------------------------------------------------------------------------------------
+# How the explorers look and behave in JupyterLab (tests/test_browser.py checks it in a browser)
+# --------------------------------------------------------------------------------------------
+
+
+def _explorers(tiny_data, fraud_scores) -> dict[str, W.Explorer]:
+    y, scores = fraud_scores
+    return {
+        "schedule": W.schedule_explorer(),
+        "training": W.training_explorer(tiny_data, steps=20, warmup_steps=5, hidden=(4,)),
+        "preview": W.training_explorer(
+            tiny_data, steps=20, warmup_steps=5, hidden=(4,), run_now=False
+        ),
+        "threshold": W.threshold_explorer(y, scores),
+    }
+
+
+def test_figures_are_drawn_at_twice_the_size_they_are_shown(tiny_data, fraud_scores):
+    for name, explorer in _explorers(tiny_data, fraud_scores).items():
+        width, height = png_size(bytes(explorer.image.value))
+        layout = explorer.image.layout
+        shown = int(layout.width.removesuffix("px"))
+        assert (width, height) == (2 * shown, pytest.approx(2 * shown * height / width, abs=1)), (
+            name
+        )
+        # Never stretched past that size; shrunk with its aspect kept in a narrow column.
+        assert (layout.max_width, layout.height, layout.display) == ("100%", "auto", None), name
+        assert shown <= 900, f"{name}: {shown} px is wider than a notebook column at 1366 px"
+
+
+def test_sliders_get_a_row_each_and_choices_wrap(tiny_data, fraud_scores):
+    for name, explorer in _explorers(tiny_data, fraud_scores).items():
+        rows = explorer.children[:-2]
+        assert explorer.children[-2:] == (explorer.summary, explorer.image)
+        sliders = [row for row in rows if isinstance(row, W._SLIDERS)]
+        assert sliders, name
+        for slider in sliders:  # full width: long enough that a drag moves a few steps
+            assert slider.layout.width == "auto" and slider.style.description_width == "9em"
+        shown = int(explorer.image.layout.width.removesuffix("px"))
+        assert explorer.layout.max_width == f"{max(shown, 600)}px", name
+        for row in rows:
+            if isinstance(row, ipywidgets.Box):
+                assert row.layout.flex_flow == "row wrap", name
+                for item in row.children:
+                    assert item.layout.width == "auto", f"{name}: {item.description} may be cut"
+                    if not isinstance(item, ipywidgets.Button):
+                        assert item.style.description_width == "initial"
+
+
+def test_the_summary_breaks_lines_only_between_its_clauses(tiny_data):
+    explorer = W.schedule_explorer(shape="exponential")
+    assert "e-06" in explorer.text
+    html = explorer.summary.value
+    assert html.count("white-space: nowrap") == len(explorer.text.split(" · ")) == 3
+    assert html.startswith("<span style='white-space: nowrap'>LR at step 0: 1e-06</span> · ")
+    # The training summary's long lines break at "; " (a whole line kept on one line is cut).
+    explorer = W.training_explorer(tiny_data, steps=20, warmup_steps=5, hidden=(4,))
+    first, second = explorer.summary.value.split("<br>")
+    assert first.count("</span>; <span") == 1 and second.count("</span>; <span") == 1
+
+
+def test_long_button_labels_are_not_cut(fraud_scores):
+    y, scores = fraud_scores
+    bayes, default = W.threshold_explorer(y, scores).extra
+    assert bayes.description == "Bayes threshold 0.0196" and bayes.layout.width == "auto"
+
+
+def _counting_explorer(render_calls: list[int]) -> W.Explorer:
+    def render(x: int) -> tuple[Figure, str]:
+        render_calls.append(x)
+        return Figure(figsize=(2, 1)), f"x = {x}"
+
+    return W.Explorer({"x": ipywidgets.IntSlider(value=3)}, render, button="Train")
+
+
+def test_a_double_click_trains_once(monkeypatch):
+    calls: list[int] = []
+    explorer = _counting_explorer(calls)
+    # The second click of a double click reaches the kernel right after the first run ended.
+    explorer.button.click()
+    explorer.button.click()
+    assert calls == [3] and explorer.renders == 1
+    assert not explorer.button.disabled
+    # A click after the run has settled trains again.
+    monkeypatch.setattr(W.time, "monotonic", lambda: explorer._refuse_clicks_until + 0.01)
+    explorer.button.click()
+    assert calls == [3, 3] and explorer.renders == 2
+
+
+def test_a_click_during_a_run_is_refused():
+    calls: list[int] = []
+    explorer = _counting_explorer(calls)
+    inner = explorer._render
+
+    def render(x: int) -> tuple[Figure, str]:
+        assert explorer.button.disabled, "the button is disabled while the run lasts"
+        explorer.refresh()  # re-entry, e.g. a control changed by the render itself
+        explorer.button.click()
+        return inner(x)
+
+    explorer._render = render
+    explorer.refresh()
+    assert calls == [3] and explorer.renders == 1
+
+
+def test_this_threshold_stays_inside_the_cost_chart(fraud_scores):
+    y, scores = fraud_scores
+    assert scores.min() > 1e-6
+    for threshold in (1e-6, 1e-4, 0.003, 1 / 51, 0.5, 1.0):
+        fig, report = W.threshold_report(y, scores, threshold)
+        ax = fig.axes[1]
+        (mark,) = [line for line in ax.get_lines() if line.get_label().startswith("this threshold")]
+        ((x, y_drawn),) = mark.get_xydata()
+        (left, right), (bottom, top) = ax.get_xlim(), ax.get_ylim()
+        assert left <= x <= right and bottom <= y_drawn <= top, threshold
+        assert f"cost {report['cost']:,.0f}" in mark.get_label()
+        above, left_of = report["cost"] > top, threshold < left
+        assert ("above the chart" in mark.get_label()) == above
+        assert mark.get_marker() == ("^" if above else "<" if left_of else "s")
+        legend = [text.get_text() for text in ax.get_legend().get_texts()]
+        assert mark.get_label() in legend
+
+
+def test_an_explorer_carries_a_picture_for_static_readers(tiny_data, fraud_scores):
+    from IPython.core.formatters import DisplayFormatter
+
+    for name, explorer in _explorers(tiny_data, fraud_scores).items():
+        data, metadata = DisplayFormatter().format(explorer)
+        assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.model_id
+        assert base64.b64decode(data["image/png"]) == bytes(explorer.image.value), name
+        width, height = png_size(bytes(explorer.image.value))
+        assert metadata["image/png"] == {"width": width // 2, "height": height // 2}, name
+        assert "interactive in a running notebook" in data["text/plain"], name
+        assert "children=" not in data["text/plain"]
+
+
+def test_an_explorer_without_a_picture_carries_none():
+    def render(x: int) -> tuple[Figure, str]:
+        raise ValueError("no")
+
+    explorer = W.Explorer({"x": ipywidgets.IntSlider()}, render)
+    explorer.refresh()
+    bundle = explorer._repr_mimebundle_()
+    assert "image/png" not in bundle and "application/vnd.jupyter.widget-view+json" in bundle
+
+
+@pytest.mark.parametrize(
+    ("notebook", "builder"),
+    [
+        ("02_lr_curves", "schedule_explorer("),
+        ("03_loss_comparison", "training_explorer("),
+        ("05_imbalanced_fraud", "threshold_explorer("),
+    ],
+)
+def test_stored_explorers_show_a_picture_to_static_readers(notebook, builder):
+    cells = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+    explorer_cells = [
+        c for c in cells if c["cell_type"] == "code" and builder in "".join(c["source"])
+    ]
+    assert explorer_cells, f"{notebook}: no cell calls {builder}...)"
+    for cell in explorer_cells:
+        (result,) = [o for o in cell["outputs"] if o["output_type"] == "execute_result"]
+        assert "application/vnd.jupyter.widget-view+json" in result["data"]
+        assert png_size(base64.b64decode(result["data"]["image/png"]))[0] > 0, notebook
+        assert result["metadata"]["image/png"]["width"] > 0
+
+
+@pytest.mark.parametrize("decay", W.DECAY_CHOICES)
+def test_training_explorer_compares_the_same_base_with_and_without_the_warmup_factor(decay):
+    import warmup_lib as wl
+
+    pair = W.training_explorer_schedules(30, decay, 120)
+    with_warmup, without = pair["30-step linear warmup"], pair["no warmup"]
+    differ = wl.steps_that_differ(with_warmup, without, 120)
+    assert differ.size and differ.max() < 30, f"{decay}: the runs must differ only during warmup"
+    assert list(W.training_explorer_schedules(0, decay, 120)) == ["no warmup"]

@@ -54,7 +54,8 @@ __version__ = "0.1.0"
 # package stays cheap, and ``python -m warmup_lib.data`` does not import itself twice.
 _SUBMODULES = (
     "builders", "compat", "data", "diagnostics", "exercises", "experiments", "losses", "metrics",
-    "models", "plotting", "runtime", "schedules", "series", "torch_adapter", "training", "widgets",
+    "models", "plotting", "runtime", "schedules", "series", "step_counting", "torch_adapter",
+    "training", "widgets",
 )
 _LAZY_NAMES = {"train": "training", "History": "training"}
 

@@ -2,21 +2,25 @@
 
 Each explorer is a thin shell around a plain function that does the work and returns
 ``(Figure, text)`` — :func:`schedule_explorer_figure`, :func:`run_training_explorer`,
-:func:`threshold_report` — so the same results can be printed in a notebook, tested without a
-browser, or rendered where widgets are not available (a static HTML export shows nothing
-interactive: call the plain function there).
+:func:`threshold_report` — so the same results can be printed in a notebook or tested without a
+browser.
 
 An explorer is an ``ipywidgets.VBox``: display it by making it the last line of a cell. It draws
-each figure into an ``ipywidgets.Image`` as a PNG and closes the figure straight away,
-so moving a slider a hundred times leaks no figures, and building an explorer prints nothing.
+each figure into an ``ipywidgets.Image`` as a PNG at twice its on-screen size (sharp on a HiDPI
+screen, never stretched) and closes the figure straight away, so moving a slider a hundred
+times leaks no figures, and building an explorer prints nothing. Its output also carries that
+PNG, so GitHub, nbconvert and static sites, which cannot run widgets, show the figure.
 Sliders use ``continuous_update=False``: the figure is redrawn when the slider is released,
 which keeps a one-CPU Binder responsive.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import math
+import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
@@ -28,6 +32,7 @@ from matplotlib.figure import Figure
 
 from ._validation import check_bool, check_choice, check_float, check_int
 from .plotting import (
+    PALETTE,
     _check_binary_labels,
     _check_scores,
     plot_confusion_matrix,
@@ -37,6 +42,8 @@ from .plotting import (
 )
 
 __all__ = [
+    "PIXELS_PER_INCH",
+    "CLICK_SETTLE_S",
     "WARMUP_SHAPE_CHOICES",
     "DECAY_CHOICES",
     "OPTIMIZER_CHOICES",
@@ -46,6 +53,8 @@ __all__ = [
     "schedule_explorer",
     "run_training_explorer",
     "training_explorer",
+    "training_explorer_preview",
+    "training_explorer_schedules",
     "threshold_report",
     "threshold_explorer",
 ]
@@ -65,15 +74,29 @@ DECAY_CHOICES: tuple[str, ...] = ("constant", "linear", "cosine", "1-sqrt", "inv
 #: Optimizers of the training explorer, value -> label.
 OPTIMIZER_CHOICES: dict[str, str] = {"sgd": "SGD", "momentum": "SGD + momentum 0.9", "adam": "Adam"}
 
-_PNG_DPI = 90  # a 7-inch figure becomes ~630 px wide: fits a notebook column without scaling
+#: A figure is shown at this many CSS pixels per inch, so 10-pt text is about 12.5 px, as in the
+#: notebook around it. It is drawn at twice that (a "retina" PNG) and never stretched, so it
+#: stays sharp on a HiDPI screen; a narrow window may only shrink it.
+PIXELS_PER_INCH = 90
+_PIXEL_DENSITY = 2
+#: Clicks on Train that reach the kernel this soon after a run ended are the rest of a double
+#: click: the kernel handles one message at a time, so a click the browser sent before it heard
+#: that the button was disabled waits until the run is over. A learner who sees the result and
+#: clicks again takes longer than this.
+CLICK_SETTLE_S = 0.5
+_SLIDERS = (widgets.IntSlider, widgets.FloatSlider, widgets.FloatLogSlider)
+_TRAINING_FIGSIZE = (7.0, 5.0)  # plot_runs' size: the picture does not jump at the first Train
+_MIN_WIDTH = 600  # px: a slider track of 400 px or more, even beside a narrow figure
+_SLIDER_LABEL_WIDTH = "9em"  # the longest slider label ("training steps") with room to spare
 
 
-def _png(fig: Figure) -> bytes:
-    """The figure as PNG bytes; the figure is closed (it may be one this module created)."""
+def _png(fig: Figure) -> tuple[bytes, tuple[int, int]]:
+    """The figure as a 2x PNG and its size on screen in CSS pixels; the figure is closed."""
+    width, height = fig.get_size_inches()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=_PNG_DPI)
+    fig.savefig(buffer, format="png", dpi=PIXELS_PER_INCH * _PIXEL_DENSITY)
     plt.close(fig)
-    return buffer.getvalue()
+    return buffer.getvalue(), (round(width * PIXELS_PER_INCH), round(height * PIXELS_PER_INCH))
 
 
 # --------------------------------------------------------------------------------------------
@@ -85,9 +108,16 @@ class Explorer(widgets.VBox):
     """An ipywidgets box of controls, a figure and a line of text, wired to ``render(**values)``.
 
     ``explorer.controls`` maps each argument name of ``render`` to its widget;
-    ``bytes(explorer.image.value)`` is the latest figure as a PNG and ``explorer.summary.value``
-    the latest text (HTML). ``explorer.refresh()`` redraws from the current control values, which
+    ``bytes(explorer.image.value)`` is the latest figure as a PNG, ``explorer.text`` the latest
+    summary and ``explorer.summary`` the widget that shows it. ``explorer.refresh()`` redraws from the current control values, which
     is what every control change (or the button, if there is one) does.
+
+    Choices (dropdowns, checkboxes) sit in a row that wraps on a narrow screen; each slider has a
+    row of its own, so it is long enough to drag precisely. Where widgets are not rendered
+    (GitHub, nbconvert, a static site) the explorer shows a picture of its current figure.
+    An explorer with a button renders only when it is pressed; until then it shows
+    ``placeholder(**values)`` (a figure: what pressing would compute), redrawn as controls change.
+    ``explorer.renders`` counts the renders.
     """
 
     def __init__(
@@ -98,24 +128,57 @@ class Explorer(widgets.VBox):
         button: str | None = None,
         fixed: Mapping[str, Any] | None = None,
         extra: Sequence[Any] = (),
+        placeholder: Callable[..., Figure] | None = None,
+        name: str = "explorer",
     ) -> None:
         self.controls = dict(controls)
+        self.extra = tuple(extra)
+        self.name = name
         self._render = render
         self._fixed = dict(fixed or {})
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        self._placeholder = placeholder
+        self.renders = 0
+        self._busy = False
+        self._refuse_clicks_until = -math.inf
+        self.text = ""
+        # Hidden until there is a picture: an empty Image is a broken-image icon in the browser.
+        self.image = widgets.Image(format="png", layout=widgets.Layout(display="none"))
         self.summary = widgets.HTML(value="")
-        self.button = widgets.Button(description=button, button_style="primary") if button else None
-        rows = list(self.controls.values()) + list(extra)
+        self.button = (
+            widgets.Button(
+                description=button, button_style="primary", layout=widgets.Layout(width="auto")
+            )
+            if button
+            else None
+        )
+        sliders, choices = [], []
+        for control in self.controls.values():
+            if isinstance(control, _SLIDERS):
+                control.layout.width = "auto"  # the explorer's full width (less the margins)
+                control.style.description_width = _SLIDER_LABEL_WIDTH
+                sliders.append(control)
+            else:
+                choices.append(control)
         if self.button is not None:
-            self.button.on_click(lambda _: self.refresh())
-            rows.append(self.button)
+            self.button.on_click(self._click)
+            if placeholder is not None:
+                for control in self.controls.values():
+                    control.observe(lambda _: self._preview(), names="value")
         else:
             for control in self.controls.values():
                 control.observe(lambda _: self.refresh(), names="value")
-        panel = widgets.GridBox(
-            rows, layout=widgets.Layout(grid_template_columns="repeat(2, minmax(260px, 1fr))")
-        )
-        super().__init__([panel, self.summary, self.image])
+        rows = []
+        if choices:
+            rows.append(_wrapping_row(choices))
+        rows += sliders
+        actions = [*extra, *([self.button] if self.button is not None else [])]
+        if actions:
+            rows.append(_wrapping_row(actions))
+        super().__init__([*rows, self.summary, self.image])
+        self.add_class("warmup-explorer")  # for the browser test and for styling
+        self.summary.add_class("warmup-explorer-summary")
+        if placeholder is not None:
+            self._preview()
 
     def current_values(self) -> dict[str, Any]:
         """The current value of every control, by argument name."""
@@ -125,9 +188,14 @@ class Explorer(widgets.VBox):
         """Redraw from the current control values; return the summary text.
 
         An invalid combination shows its error message in the summary line instead of raising
-        inside the widget callback, where a learner would never see it.
+        inside the widget callback, where a learner would never see it. A call made while a
+        redraw is running (from inside it) does nothing and returns the previous text.
         """
-        if self.button is not None:  # a slow render (training): say so, and refuse double clicks
+        if self._busy:
+            return self.text
+        self._busy = True
+        self.renders += 1
+        if self.button is not None:  # a slow render (training): say so, and refuse clicks
             self.button.disabled = True
             self.summary.value = "<i>working…</i>"
         try:
@@ -135,13 +203,90 @@ class Explorer(widgets.VBox):
         except (ValueError, TypeError) as error:
             text = f"⚠ {error}"
             self.summary.value = f"<span style='color:#D55E00'>{_escape(text)}</span>"
-            return text
+        else:
+            self._show(fig)
+            self.summary.value = _summary_html(text)
         finally:
+            self._busy = False
             if self.button is not None:
+                self._refuse_clicks_until = time.monotonic() + CLICK_SETTLE_S
                 self.button.disabled = False
-        self.image.value = _png(fig)
-        self.summary.value = _escape(text).replace("\n", "<br>")
+        self.text = text
         return text
+
+    def _click(self, _button: Any) -> None:
+        if self._busy or time.monotonic() < self._refuse_clicks_until:
+            return  # the second click of a double click, or one queued while a run was going on
+        self.refresh()
+
+    def _preview(self) -> None:
+        if self._placeholder is None or self.renders:
+            return
+        try:
+            self._show(self._placeholder(**self.current_values()))
+        except (ValueError, TypeError) as error:
+            self.summary.value = f"<span style='color:#D55E00'>{_escape(f'⚠ {error}')}</span>"
+
+    def _show(self, fig: Figure) -> None:
+        png, (width, height) = _png(fig)
+        self.image.value = png
+        # Exactly the drawn size (never stretched), shrunk with the aspect kept when the
+        # notebook column is narrower.
+        self.image.layout = widgets.Layout(
+            width=f"{width}px", max_width="100%", height="auto", margin="2px 0 0 0"
+        )
+        # Controls as wide as the figure: sliders long enough to drag precisely, and not spread
+        # across a wide screen away from the figure they change.
+        self.layout.max_width = f"{max(width, _MIN_WIDTH)}px"
+        self._picture_size = (width, height)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget view, plus a PNG of the current figure for places that cannot run widgets.
+
+        JupyterLab shows the live widget; nbconvert, GitHub and static sites fall back to the PNG
+        (at its on-screen size) and the one-line text.
+        """
+        bundle = super()._repr_mimebundle_(**kwargs)
+        png = bytes(self.image.value)
+        if bundle is None or not png:
+            return bundle
+        width, height = self._picture_size
+        bundle["text/plain"] = f"<{self.name}: interactive in a running notebook>"
+        bundle["image/png"] = base64.b64encode(png).decode("ascii")
+        return bundle, {"image/png": {"width": width, "height": height}}
+
+
+def _wrapping_row(items: Sequence[Any]) -> widgets.Box:
+    """A row of widgets that wraps onto more lines when the notebook column is narrow."""
+    for item in items:
+        if isinstance(item, widgets.ValueWidget) and hasattr(item.style, "description_width"):
+            item.style.description_width = "initial"  # the whole label, never cut
+            item.layout.width = "auto"
+        elif isinstance(item, widgets.Button):
+            item.layout.width = "auto"  # a fixed-width button cuts a long label
+    return widgets.Box(
+        list(items),
+        layout=widgets.Layout(
+            display="flex", flex_flow="row wrap", align_items="center", grid_gap="4px 24px"
+        ),
+    )
+
+
+def _summary_html(text: str) -> str:
+    """Lines as HTML that break between clauses (" · " or "; "), never inside one ("3.05e-09")."""
+    return "<br>".join(
+        "".join(
+            _escape(piece)
+            if piece in _CLAUSE_BREAKS
+            else f"<span style='white-space: nowrap'>{_escape(piece)}</span>"
+            for piece in re.split(r"( · |; )", line)
+            if piece
+        )
+        for line in text.splitlines()
+    )
+
+
+_CLAUSE_BREAKS = (" · ", "; ")
 
 
 def _escape(text: str) -> str:
@@ -244,10 +389,10 @@ def schedule_explorer(
     explorer_schedule(shape, warmup_steps, decay, total_steps)  # validates the starting values
     check_float("peak_lr", peak_lr, min_value=0.0, min_open=True)
     check_bool("log_scale", log_scale)
-    slider = {"continuous_update": False, **_style()}
+    slider = {"continuous_update": False}
     controls = {
         "shape": widgets.Dropdown(
-            options=WARMUP_SHAPE_CHOICES, value=shape, description="warmup shape", **_style()
+            options=WARMUP_SHAPE_CHOICES, value=shape, description="warmup shape"
         ),
         "warmup_steps": widgets.IntSlider(
             value=warmup_steps,
@@ -267,9 +412,7 @@ def schedule_explorer(
             description="peak LR",
             **slider,
         ),
-        "decay": widgets.Dropdown(
-            options=DECAY_CHOICES, value=decay, description="after warmup", **_style()
-        ),
+        "decay": widgets.Dropdown(options=DECAY_CHOICES, value=decay, description="after warmup"),
         "total_steps": widgets.IntSlider(
             value=total_steps,
             min=100,
@@ -285,13 +428,9 @@ def schedule_explorer(
         controls["warmup_steps"].max = change["new"]  # ipywidgets clamps the value to the new max
 
     controls["total_steps"].observe(keep_warmup_inside, names="value")
-    explorer = Explorer(controls, schedule_explorer_figure)
+    explorer = Explorer(controls, schedule_explorer_figure, name="schedule explorer")
     explorer.refresh()
     return explorer
-
-
-def _style() -> dict[str, Any]:
-    return {"style": {"description_width": "110px"}}
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,6 +477,23 @@ def _describe_run(label: str, history: Any) -> str:
     return text
 
 
+def training_explorer_schedules(warmup_steps: int, decay: str, steps: int) -> dict[str, Any]:
+    """The training explorer's pair of schedules, a fair comparison: ``decay`` over all ``steps``
+    as the base, and the same base multiplied by a linear warmup factor over ``warmup_steps``.
+
+    The two agree at every step from ``warmup_steps`` on, so the runs differ only by the warmup.
+    With ``warmup_steps=0`` there is one schedule, ``{"no warmup": base}``.
+    """
+    from . import schedules as S
+
+    steps = check_int("steps", steps, min_value=2, max_value=5000)
+    warmup_steps = check_int("warmup_steps", warmup_steps, min_value=0, max_value=steps)
+    base = explorer_schedule("none", 0, decay, steps)
+    if not warmup_steps:
+        return {"no warmup": base}
+    return {f"{warmup_steps}-step linear warmup": S.LinearWarmup(warmup_steps) * base, "no warmup": base}
+
+
 def run_training_explorer(
     peak_lr: float = 0.03,
     warmup_steps: int = 50,
@@ -351,15 +507,17 @@ def run_training_explorer(
     hidden: Sequence[int] = (256, 256, 256, 256),
     batch_size: int = 64,
 ) -> tuple[Figure, str]:
-    """Train a small MLP with a linear warmup to ``peak_lr`` then ``decay`` ("constant", "linear",
-    "cosine"... see :data:`DECAY_CHOICES`) and, with ``compare=True``, the same run without warmup
-    (the decay from step 0); return the loss/LR figure and a summary of both runs.
+    """Train a small MLP at peak LR ``peak_lr`` with a ``decay`` schedule ("constant", "linear",
+    "cosine"... see :data:`DECAY_CHOICES`) over all ``steps``, multiplied by a linear warmup factor
+    over the first ``warmup_steps``, and, with ``compare=True``, the same run without the warmup
+    factor (see :func:`training_explorer_schedules`: the two learning rates differ only during
+    warmup); return the loss/LR figure and a summary of both runs.
 
     ``data`` defaults to the digits (``warmup_lib.data.load_digits()``, cached); the MLP is
     ``MLP(n_features, n_classes, hidden, seed=seed)``, so both runs start from the same weights
     and see the same batches. ``optimizer`` is ``"sgd"``, ``"momentum"`` (SGD with momentum 0.9)
-    or ``"adam"``. With the defaults (Adam at 0.03, the setting in which SCIENCE.md measured early
-    spikes) a pair of 100-step runs takes 1-3 s on one CPU core.
+    or ``"adam"``. With the defaults (Adam at 0.03, high enough for early loss spikes without
+    warmup) a pair of 100-step runs takes 1-3 s on one CPU core.
     """
     import torch
 
@@ -383,10 +541,11 @@ def run_training_explorer(
         )
     outputs = 1 if data.task == "binary" else data.n_classes
 
-    def one_run(warmup: int) -> Any:
+    schedules = training_explorer_schedules(warmup_steps, decay, steps)
+
+    def one_run(schedule: Any) -> Any:
         model = MLP(data.X_train.shape[1], outputs, hidden=hidden, seed=seed)
         opt = _make_optimizer(optimizer, model.parameters(), peak_lr)
-        schedule = explorer_schedule("linear", warmup, decay, steps)
         return train(
             model,
             opt,
@@ -400,12 +559,12 @@ def run_training_explorer(
         )
 
     with torch.random.fork_rng(devices=[]):  # leave the notebook's random state alone
-        runs = {f"{warmup_steps}-step linear warmup": one_run(warmup_steps)} if warmup_steps else {}
-        if compare or not warmup_steps:
-            runs["no warmup"] = one_run(0)
-    label = (
-        f"{OPTIMIZER_CHOICES[optimizer]}, peak LR {peak_lr:.3g}, {decay} after warmup, seed {seed}"
-    )
+        runs = {
+            name: one_run(schedule)
+            for name, schedule in schedules.items()
+            if compare or name != "no warmup" or not warmup_steps
+        }
+    label = f"{OPTIMIZER_CHOICES[optimizer]}, peak LR {peak_lr:.3g}, {decay} decay, seed {seed}"
     fig = plot_runs(runs, title=label)
     lines = [_describe_run(name, history) for name, history in runs.items()]
     return fig, "\n".join(lines)
@@ -439,7 +598,7 @@ def training_explorer(
     check_choice("decay", decay, DECAY_CHOICES)
     check_int("seed", seed, min_value=0)
     hidden = _check_hidden(hidden)
-    slider = {"continuous_update": False, **_style()}
+    slider = {"continuous_update": False}
     controls = {
         "peak_lr": widgets.FloatLogSlider(
             value=peak_lr,
@@ -458,31 +617,64 @@ def training_explorer(
             options=[(label, key) for key, label in OPTIMIZER_CHOICES.items()],
             value=optimizer,
             description="optimizer",
-            **_style(),
         ),
-        "decay": widgets.Dropdown(
-            options=DECAY_CHOICES, value=decay, description="after warmup", **_style()
-        ),
+        "decay": widgets.Dropdown(options=DECAY_CHOICES, value=decay, description="after warmup"),
         "steps": widgets.IntSlider(
             value=steps, min=10, max=1000, step=10, description="training steps", **slider
         ),
-        "seed": widgets.BoundedIntText(
-            value=seed, min=0, max=10_000, description="seed", **_style()
-        ),
+        "seed": widgets.BoundedIntText(value=seed, min=0, max=10_000, description="seed"),
     }
 
     def keep_warmup_inside(change: Mapping[str, Any]) -> None:
         controls["warmup_steps"].max = change["new"]
 
     controls["steps"].observe(keep_warmup_inside, names="value")
+
+    def preview(seed: int, **values: Any) -> Figure:  # the schedules do not depend on the seed
+        return training_explorer_preview(**values)
+
     explorer = Explorer(
-        controls, run_training_explorer, button="Train", fixed={"data": data, "hidden": hidden}
+        controls,
+        run_training_explorer,
+        button="Train",
+        fixed={"data": data, "hidden": hidden},
+        placeholder=None if run_now else preview,
+        name="training explorer",
     )
     if run_now:
         explorer.refresh()
     else:
         explorer.summary.value = "Press <b>Train</b> to train with and without warmup."
     return explorer
+
+
+def training_explorer_preview(
+    peak_lr: float = 0.03,
+    warmup_steps: int = 50,
+    optimizer: str = "adam",
+    steps: int = 100,
+    *,
+    decay: str = "cosine",
+) -> Figure:
+    """What the training explorer will train, before it has: the learning rate of the run with
+    warmup and of the no-warmup control, at the size of the figure training draws.
+    """
+    peak_lr = check_float("peak_lr", peak_lr, min_value=0.0, min_open=True)
+    steps = check_int("steps", steps, min_value=2, max_value=5000)
+    warmup_steps = check_int("warmup_steps", warmup_steps, min_value=0, max_value=steps)
+    check_choice("optimizer", optimizer, tuple(OPTIMIZER_CHOICES))
+    check_choice("decay", decay, DECAY_CHOICES)
+    schedules = training_explorer_schedules(warmup_steps, decay, steps)
+    # A figure outside pyplot: nothing to close if drawing fails.
+    fig = Figure(figsize=_TRAINING_FIGSIZE, layout="constrained")
+    plot_schedules(
+        schedules,
+        steps,
+        peak_lr=peak_lr,
+        ax=fig.add_subplot(),
+        title=f"{OPTIMIZER_CHOICES[optimizer]}: press Train to train with these learning rates",
+    )
+    return fig
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,24 +710,45 @@ def threshold_report(
     report["threshold"] = threshold
     report["flagged"] = report["tp"] + report["fp"]
     report["cost"] = cost_fp * report["fp"] + cost_fn * report["fn"]
-    fig, (ax_matrix, ax_cost) = plt.subplots(
-        1, 2, figsize=(11.5, 4.6), width_ratios=(1, 1.6), layout="constrained"
+    # A figure outside pyplot: nothing to close if drawing fails.
+    fig = Figure(figsize=(8.6, 3.9), layout="constrained")
+    ax_matrix, ax_cost = fig.subplots(1, 2, width_ratios=(1, 1.75))
+    plot_confusion_matrix(
+        truth, predicted, ax=ax_matrix, title=f"flag when score ≥ {threshold:.3g}"
     )
-    try:
-        plot_confusion_matrix(
-            truth, predicted, ax=ax_matrix, title=f"flag when score ≥ {threshold:.3g}"
-        )
-        plot_cost_vs_threshold(
-            truth,
-            values,
-            cost_fp=cost_fp,
-            cost_fn=cost_fn,
-            mark={"this threshold": threshold},
-            ax=ax_cost,
-        )
-    finally:
-        plt.close(fig)
+    plot_cost_vs_threshold(truth, values, cost_fp=cost_fp, cost_fn=cost_fn, ax=ax_cost)
+    _mark_inside(ax_cost, threshold, report["cost"], label="this threshold")
     return fig, report
+
+
+def _mark_inside(ax: Any, x: float, y: float, *, label: str) -> None:
+    """Mark (x, y) with a square, or with an arrowhead on the edge it lies beyond, and keep the
+    axes' limits: the cost chart stops at twice the no-model cost, and low thresholds cost more.
+    """
+    (left, right), (bottom, top) = ax.get_xlim(), ax.get_ylim()
+    drawn_x, drawn_y = min(max(x, left), right), min(max(y, bottom), top)
+    marker, beyond = "s", ""
+    if y > top:
+        marker, beyond = "^", " (above the chart)"
+    elif x < left:
+        marker, beyond = "<", " (left of the chart)"
+    elif x > right:
+        marker, beyond = ">", " (right of the chart)"
+    ax.plot(
+        [drawn_x],
+        [drawn_y],
+        marker=marker,
+        markersize=8,
+        color=PALETTE[3],
+        markeredgecolor="black",
+        linestyle="none",
+        zorder=6,
+        clip_on=False,
+        label=f"{label}: cost {y:,.0f}{beyond}",
+    )
+    ax.set_xlim(left, right)
+    ax.set_ylim(bottom, top)
+    ax.legend(loc="upper right", fontsize="small", framealpha=0.9)
 
 
 def _format_report(report: Mapping[str, Any]) -> str:
@@ -579,7 +792,6 @@ def threshold_explorer(
             readout_format=".4f",
             description="threshold",
             continuous_update=False,
-            **_style(),
         )
     else:
         low, high = float(values.min()), float(values.max())
@@ -591,7 +803,6 @@ def threshold_explorer(
             readout_format=".3g",
             description="threshold",
             continuous_update=False,
-            **_style(),
         )
 
     def render(threshold: float) -> tuple[Figure, str]:
@@ -601,7 +812,9 @@ def threshold_explorer(
     bayes_value = cost_fp / (cost_fp + cost_fn)
     bayes = widgets.Button(description=f"Bayes threshold {bayes_value:.3g}")
     default = widgets.Button(description="default 0.5")
-    explorer = Explorer({"threshold": slider}, render, extra=(widgets.HBox([bayes, default]),))
+    explorer = Explorer(
+        {"threshold": slider}, render, extra=(bayes, default), name="threshold explorer"
+    )
     bayes.on_click(lambda _: setattr(slider, "value", bayes_value))
     default.on_click(lambda _: setattr(slider, "value", 0.5))
     explorer.refresh()
