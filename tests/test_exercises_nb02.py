@@ -10,6 +10,10 @@ def _schedule(decay_end: float):
     return wl.warmup_then(wl.LinearWarmup(100), wl.CosineDecay(1900, end=decay_end))
 
 
+def _fair_base():
+    return wl.CosineDecay(3000, end=0.1)
+
+
 def _first_below_half() -> int:
     import numpy as np
 
@@ -20,7 +24,10 @@ def _first_below_half() -> int:
 CASES = {
     "02.1": lambda: Case(right=(_schedule(0.1), _first_below_half()), wrong=(_schedule(0.0), _first_below_half())),
     "02.2": lambda: Case(right=(702, 3), wrong=(5625, 3)),
-    "02.3": lambda: Case(right=(1 - 0.999, 1999), wrong=(0.001, 1999)),
+    "02.3": lambda: Case(
+        right=(wl.LinearWarmup(300) * _fair_base(), _fair_base()(300)),
+        wrong=(wl.warmup_then(wl.LinearWarmup(300), wl.CosineDecay(2700, end=0.1)), _fair_base()(300)),
+    ),
 }
 
 (
@@ -38,3 +45,14 @@ def test_a_plain_function_is_accepted_as_a_schedule():
 
 def test_rounding_up_the_updates_per_epoch_is_explained():
     assert "full updates per epoch" in ex["02.2"].evaluate(705, 3).message
+
+
+def test_a_fair_warmup_is_judged_after_and_during_warmup_and_its_peak_is_not_one():
+    base = _fair_base()
+    assert ex["02.3"].evaluate(wl.with_warmup(base, wl.LinearWarmup(300)), base(300)).correct
+    shifted = ex["02.3"].evaluate(wl.warmup_then(wl.LinearWarmup(300), wl.CosineDecay(2700, end=0.1)), base(300))
+    assert "after the warmup" in shifted.message and "multiply" in shifted.message
+    other_start = ex["02.3"].evaluate(wl.LinearWarmup(300, start=0.5) * base, base(300))
+    assert other_start.status == "incorrect" and "during it step 0" in other_start.message
+    one = ex["02.3"].evaluate(wl.LinearWarmup(300) * base, 1.0)
+    assert one.status == "incorrect" and "never reaches 1" in one.message

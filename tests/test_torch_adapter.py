@@ -281,3 +281,35 @@ def test_tensor_learning_rates():
         sched.step()
     assert lrs == pytest.approx([0.0, 0.025, 0.05, 0.075, 0.1, 0.1], abs=1e-15)
     assert isinstance(opt.param_groups[0]["lr"], torch.Tensor)
+
+
+# ---- record_lrs ------------------------------------------------------------------------------
+
+
+def test_record_lrs_gives_the_lrs_a_training_loop_uses_for_any_torch_scheduler():
+    from warmup_lib.torch_adapter import record_lrs
+
+    schedule = S.warmup_then(S.LinearWarmup(5, start=0.2), S.CosineDecay(15))
+    model, opt = model_and_optimizer(0.2, groups=True)
+    weights = [p.detach().clone() for p in model.parameters()]
+    both = record_lrs(ScheduleLR(opt, schedule), 20, group=None)
+    assert both.shape == (20, 2)
+    np.testing.assert_allclose(both[:, 0], 0.2 * schedule.curve(np.arange(20)), rtol=1e-12)
+    np.testing.assert_allclose(both[:, 1], 3 * both[:, 0], rtol=1e-12)
+    assert all(torch.equal(a, b) for a, b in zip(weights, model.parameters(), strict=True)), "no weight moves"
+    _, opt = model_and_optimizer(0.5)
+    torch_lrs = record_lrs(LinearLR(opt, start_factor=0.25, total_iters=3), 5)
+    np.testing.assert_allclose(torch_lrs, [0.125, 0.25, 0.375, 0.5, 0.5])
+    assert collect(ScheduleLR(opt, schedule), 1).shape == (1, 1)  # the optimizer is still usable
+
+
+def test_record_lrs_names_what_is_wrong():
+    from warmup_lib.torch_adapter import record_lrs
+
+    _, opt = model_and_optimizer(0.1, groups=True)
+    with pytest.raises(TypeError, match="ReduceLROnPlateau"):
+        record_lrs(torch.optim.lr_scheduler.ReduceLROnPlateau(opt), 3)
+    with pytest.raises(ValueError, match="group"):
+        record_lrs(ScheduleLR(opt, S.Constant()), 3, group=2)
+    with pytest.raises(ValueError, match="steps"):
+        record_lrs(ScheduleLR(opt, S.Constant()), -1)

@@ -46,7 +46,7 @@ from .schedules import (
     with_warmup,
     wsd,
 )
-from .torch_adapter import ScheduleLR
+from .torch_adapter import ScheduleLR, record_lrs
 
 __version__ = "0.1.0"
 
@@ -112,6 +112,7 @@ __all__ = [
     "join",
     "noam_peak_lr",
     "radam_rectification",
+    "record_lrs",
     "schedule_from_dict",
     "steps_that_differ",
     "untuned_warmup",

@@ -6,13 +6,14 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from ._validation import check_int, check_optimizer
 from .schedules import Schedule, schedule_from_dict
 
-__all__ = ["ScheduleLR"]
+__all__ = ["ScheduleLR", "record_lrs"]
 
 # Keys of a LambdaLR state_dict (transformers' builders return LambdaLR) that mean nothing here:
 # the lambdas themselves are never in a checkpoint, only their __dict__ or None.
@@ -175,3 +176,30 @@ class ScheduleLR(LRScheduler):
         if self._shared:
             return f"ScheduleLR(step={self.last_epoch}, schedule={self._schedules[0]!r})"
         return f"ScheduleLR(step={self.last_epoch}, schedules={list(self._schedules)!r})"
+
+
+def record_lrs(scheduler: LRScheduler, steps: int, *, group: int | None = 0) -> np.ndarray:
+    """Play ``steps`` updates and return the learning rate each one used: a schedule's LRs, read from torch.
+
+    Works with any torch ``LRScheduler`` (``LambdaLR``, ``SequentialLR``, ``OneCycleLR``,
+    :class:`ScheduleLR`, ...). Each step reads the LR from ``optimizer.param_groups`` *before* the
+    update, then calls ``optimizer.step()`` and ``scheduler.step()``, as a training loop does. No
+    gradients are computed, so no weight moves; the scheduler (and its optimizer's step counts)
+    advance by ``steps``. Returns an array of ``steps`` LRs for parameter group ``group``, or with
+    ``group=None`` one column per group (shape ``(steps, groups)``).
+    """
+    if not isinstance(scheduler, LRScheduler):
+        raise TypeError(
+            "scheduler must be a torch LRScheduler (e.g. LambdaLR, SequentialLR or ScheduleLR), got "
+            f"{type(scheduler).__name__}; ReduceLROnPlateau needs a metric every step and cannot be played"
+        )
+    steps = check_int("steps", steps)
+    groups = len(scheduler.optimizer.param_groups)
+    if group is not None:
+        group = check_int("group", group, max_value=groups - 1)
+    lrs = np.empty((steps, groups))
+    for step in range(steps):
+        lrs[step] = [float(g["lr"]) for g in scheduler.optimizer.param_groups]
+        scheduler.optimizer.step()  # without gradients this changes no weight
+        scheduler.step()
+    return lrs if group is None else lrs[:, group]

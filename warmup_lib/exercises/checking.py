@@ -44,6 +44,7 @@ __all__ = [
     "numbers_array",
     "frame",
     "call",
+    "schedule_values",
     "expect_close",
     "expect_equal",
     "fmt",
@@ -181,6 +182,23 @@ def call(name: str, function: Any, *args: Any) -> Any:
     if is_stub(result):
         raise Unfilled(name)
     return result
+
+
+def schedule_values(name: str, schedule: Any, steps: np.ndarray) -> np.ndarray:
+    """The learner's schedule evaluated at ``steps``: a warmup_lib schedule (``.curve``) or a plain
+    function ``step -> multiplier``; stubs, exceptions and wrong shapes become a sentence."""
+    if is_stub(schedule):
+        raise Unfilled(name)
+    if hasattr(schedule, "curve") and callable(schedule.curve):
+        try:
+            values = np.asarray(schedule.curve(steps), dtype=float)
+        except Exception as error:  # the learner's object: report it, never a traceback
+            raise Incorrect(f"`{name}.curve(steps)` raised {type(error).__name__}: {error}") from None
+    else:
+        values = np.array([number(f"{name}({k})", call(name, schedule, int(k))) for k in steps])
+    if values.shape != np.shape(steps):
+        raise Incorrect(f"`{name}` gave {values.size} values for {np.size(steps)} steps")
+    return values
 
 
 def expect_close(

@@ -1,4 +1,4 @@
-"""Checks for notebook 02's exercises (learning-rate curves: composing, counting steps, floats)."""
+"""Checks for notebook 02's exercises (learning-rate curves: composing, counting steps, a fair warmup)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,16 @@ import math
 import numpy as np
 
 from ..schedules import CosineDecay, LinearWarmup, warmup_then
-from .checking import Incorrect, call, exercise, expect_equal, fmt, integer, number
+from .checking import (
+    Incorrect,
+    exercise,
+    expect_close,
+    expect_equal,
+    fmt,
+    integer,
+    number,
+    schedule_values,
+)
 
 TOTAL_STEPS = 2000
 WARMUP_STEPS = int(0.05 * TOTAL_STEPS)
@@ -15,21 +24,6 @@ WARMUP_STEPS = int(0.05 * TOTAL_STEPS)
 
 def _reference_schedule():
     return warmup_then(LinearWarmup(WARMUP_STEPS), CosineDecay(TOTAL_STEPS - WARMUP_STEPS, end=0.1))
-
-
-def _learner_curve(schedule, steps: np.ndarray) -> np.ndarray:
-    if hasattr(schedule, "curve") and callable(schedule.curve):
-        try:
-            values = np.asarray(schedule.curve(steps), dtype=float)
-        except Exception as error:
-            raise Incorrect(
-                f"`schedule.curve(steps)` raised {type(error).__name__}: {error}"
-            ) from None
-    else:
-        values = np.array([number(f"schedule({k})", call("schedule", schedule, int(k))) for k in steps])
-    if values.shape != steps.shape:
-        raise Incorrect(f"`schedule` gave {values.size} values for {steps.size} steps")
-    return values
 
 
 @exercise(
@@ -59,7 +53,7 @@ ex["02.1"].check(ex1_schedule, ex1_first)''',
 def warmup_then_cosine(schedule, first_below_half):
     steps = np.arange(TOTAL_STEPS)
     expected = _reference_schedule().curve(steps)
-    got = _learner_curve(schedule, steps)
+    got = schedule_values("schedule", schedule, steps)
     wrong = np.flatnonzero(~np.isclose(got, expected, rtol=1e-6, atol=1e-9))
     if wrong.size:
         k = int(wrong[0])
@@ -116,26 +110,58 @@ def warmup_steps_for_three_epochs(warmup_steps, left_over):
     return f"{micro_batches} micro-batches = {updates} updates + {rest} left over, per epoch."
 
 
+FAIR_TOTAL, FAIR_WARMUP = 3000, 300
+
+
+def _fair_base():
+    return CosineDecay(FAIR_TOTAL, end=0.1)
+
+
 @exercise(
     "02.3",
-    hint="Print 1 - 0.999 with repr(): the nearest double to 0.999 is not exactly 0.999.",
+    hint=(
+        "Keep the base as it is and multiply it by the warmup: wl.LinearWarmup(300) * ex3_base. "
+        "Then wl.steps_that_differ(ex3_base, your_schedule, 3000) should list steps 0-299 only. "
+        "The peak is where the warmup ends, and the cosine has started decaying by then."
+    ),
     solution='''\
-ex3_denominator = 1 - 0.999
-ex3_quotient = 2 / ex3_denominator
-print(f"1 - 0.999 = {ex3_denominator!r}, 2 / (1 - 0.999) = {ex3_quotient!r}, int(...) = {int(ex3_quotient)}")
-# 0.999 has no exact binary representation; the nearest double is a hair below 0.999, so
-# 1 - 0.999 is a hair above 0.001 and the quotient a hair below 2000. int() truncates towards
-# zero -> 1999. untuned_warmup_steps rounds quotients that are within 1e-9 of an integer.
-assert int(ex3_quotient) == 1999 and wl.untuned_warmup_steps(0.999) == 2000
-ex["02.3"].check(ex3_denominator, int(ex3_quotient))''',
+ex3_base = wl.CosineDecay(3000, end=0.1)
+ex3_with_warmup = wl.LinearWarmup(300) * ex3_base
+ex3_differ = wl.steps_that_differ(ex3_base, ex3_with_warmup, 3000)
+ex3_curve = ex3_with_warmup.curve(np.arange(3000))
+ex3_peak = float(ex3_curve.max())
+print(f"differs from the base at {ex3_differ.size} steps ({ex3_differ.min()} to {ex3_differ.max()}); "
+      f"peak multiplier {ex3_peak:.4f} at step {int(np.argmax(ex3_curve))}")
+# The peak is below 1: at step 300 the cosine base has already decayed a little.
+ex["02.3"].check(ex3_with_warmup, ex3_peak)''',
 )
-def floating_point_trap(denominator, truncated):
-    got = number("denominator", denominator)
-    if got == 0.001:
+def fair_warmup(with_warmup, peak):
+    steps = np.arange(FAIR_TOTAL)
+    base = _fair_base().curve(steps)
+    expected = LinearWarmup(FAIR_WARMUP).curve(steps) * base
+    got = schedule_values("with_warmup", with_warmup, steps)
+    after = np.flatnonzero(~np.isclose(got[FAIR_WARMUP:], base[FAIR_WARMUP:], rtol=1e-9, atol=1e-12))
+    if after.size:
+        k = int(after[0]) + FAIR_WARMUP
         raise Incorrect(
-            "`denominator` is exactly 0.001, the value on paper; compute 1 - 0.999 in Python "
-            "and print it with repr()"
+            f"`with_warmup` differs from the base at {after.size} steps after the warmup; the first is "
+            f"step {k}: {fmt(got[k])} instead of the base's {fmt(base[k])}. A with/without-warmup "
+            "comparison must share every step after warmup: multiply the base by the warmup "
+            "instead of starting a new decay after it"
         )
-    expect_equal("denominator", got, 1 - 0.999)
-    expect_equal("truncated", integer("truncated", truncated), int(2 / (1 - 0.999)))
-    return f"1 - 0.999 = {1 - 0.999!r}: a hair above 0.001."
+    during = np.flatnonzero(~np.isclose(got[:FAIR_WARMUP], expected[:FAIR_WARMUP], rtol=1e-9, atol=1e-12))
+    if during.size:
+        k = int(during[0])
+        raise Incorrect(
+            f"`with_warmup` equals the base after the warmup, but during it step {k} gives "
+            f"{fmt(got[k])} instead of {k}/{FAIR_WARMUP} x the base = {fmt(expected[k])}"
+        )
+    right = float(expected.max())
+    got_peak = number("peak", peak)
+    if math.isclose(got_peak, 1.0):
+        raise Incorrect(
+            f"`peak` is 1, but the product never reaches 1: it peaks at step {FAIR_WARMUP}, where the "
+            f"cosine base is already {fmt(base[FAIR_WARMUP])}"
+        )
+    expect_close("peak", got_peak, right)
+    return f"the same base after step {FAIR_WARMUP - 1}; peak {fmt(right)} at step {FAIR_WARMUP}."
