@@ -1,9 +1,10 @@
-"""Run every benchmark in one go and print `name: value unit` lines (the README's figures).
+"""Run every benchmark in one go and print `name: value unit (goal ...)` lines (the README's figures).
 
-    python benchmarks/run.py              # schedules, threads, ensemble, widgets
-    python benchmarks/run.py --notebooks  # ... plus each notebook on one pinned core (minutes)
+    python benchmarks/run.py              # schedules, threads, ensemble, transformer, widgets
+    python benchmarks/run.py --notebooks  # ... plus each notebook on one pinned core
 
-Budgets are goals reported here, not timed tests: timings on shared machines vary.
+Budgets are goals reported here, not timed tests: timings on shared machines vary. Speed goals
+are ratios to the machine measured in the same run (see measure.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["schedules.py", "threads.py", "ensemble.py", "widgets.py"]
+SCRIPTS = ["schedules.py", "threads.py", "ensemble.py", "transformer.py", "widgets.py"]
 
 
 def main() -> int:

@@ -7,7 +7,7 @@ as one ``name: value unit`` line, for example::
     mlp_steps_per_s_2threads: 456 steps/s
     thread_speedup_1_vs_2: 2.7 x
 
-What is measured (the models and sizes of /work/shared/SCIENCE.md):
+What is measured (the models and sizes the notebooks train):
 
 * the MLP 64 -> 256 -> 256 -> 10 with Adam, batch 64, on random data the size of scikit-learn's
   digits split (1077 training rows), trained with ``warmup_lib.training.train`` at 1 and 2

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import builtins
 import io
-import json
 import math
 import pickle
 import warnings
@@ -16,6 +15,7 @@ import torch
 
 import warmup_lib
 from warmup_lib import builders as B
+from warmup_lib.compat import reference_schedules
 from warmup_lib.torch_adapter import ScheduleLR
 
 # Reference multipliers written from the formulas transformers documents (no transformers import).
@@ -227,7 +227,7 @@ def test_every_builder_rejects_a_non_optimizer(name):
 
 # ---- reference vectors from the real transformers package (tools/make_reference_fixtures.py) ----
 
-FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "reference_schedules.json").read_text())
+FIXTURE = reference_schedules()
 
 
 def decode(value):
@@ -303,7 +303,7 @@ def test_a_transformers_checkpoint_resumes_in_our_builder():
 
 
 def test_fixture_is_small_and_records_its_provenance():
-    path = Path(__file__).parent / "fixtures" / "reference_schedules.json"
+    path = Path(warmup_lib.compat.__file__).parent / "reference_schedules.json"
     assert path.stat().st_size < 200_000
     assert set(FIXTURE["versions"]) == {"transformers", "pytorch-warmup", "torch"}
     assert {case["builder"] for case in FIXTURE["transformers"]} == set(B.__all__) - {"get_scheduler"}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import builtins
 import io
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +12,9 @@ from torch.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LambdaLR,
 
 import warmup_lib as wl
 import warmup_lib.compat.pytorch_warmup as warmup
+from warmup_lib.compat import reference_schedules
 
-FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "reference_schedules.json").read_text())
+FIXTURE = reference_schedules()
 
 BASES = {
     "none": lambda opt: [],

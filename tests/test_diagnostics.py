@@ -19,6 +19,7 @@ from warmup_lib.diagnostics import (
     sharpness,
     stability_threshold,
     summarize_run,
+    track_sharpness,
 )
 
 torch.set_num_threads(1)
@@ -567,3 +568,127 @@ def test_sharpness_rejects_bad_arguments() -> None:
     frozen = torch.nn.Linear(5, 1).requires_grad_(False)
     with pytest.raises(ValueError, match="model"):
         sharpness(frozen, mse, inputs, targets)
+
+    with pytest.raises(ValueError, match="method"):
+        sharpness(model, mse, inputs, targets, method="qr")
+
+
+class Saddle(torch.nn.Module):
+    """Two weights and the loss (w0**2 - 5 * w1**2) / 2: Hessian eigenvalues +1 and -5."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor([0.3, -0.2]))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.w
+
+    @staticmethod
+    def loss(outputs: torch.Tensor, targets: None) -> torch.Tensor:
+        return 0.5 * (outputs[0] ** 2 - 5 * outputs[1] ** 2)
+
+
+def test_lanczos_finds_the_top_eigenvalue_where_power_iteration_finds_the_largest_magnitude() -> None:
+    model = Saddle()
+    assert sharpness(model, Saddle.loss, None, None) == pytest.approx(1.0)
+    assert sharpness(model, Saddle.loss, None, None, method="power", iters=50) == pytest.approx(-5.0, rel=1e-3)
+
+
+def test_both_methods_agree_on_a_tiny_mlp() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+    inputs, targets = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    lanczos = sharpness(model, torch.nn.functional.cross_entropy, inputs, targets, iters=60, tol=1e-8)
+    params = torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    def loss_of(flat: torch.Tensor) -> torch.Tensor:
+        pieces, offset = {}, 0
+        for name, p in model.named_parameters():
+            pieces[name] = flat[offset : offset + p.numel()].view_as(p)
+            offset += p.numel()
+        outputs = torch.func.functional_call(model, pieces, (inputs,))
+        return torch.nn.functional.cross_entropy(outputs, targets)
+
+    exact = torch.linalg.eigvalsh(torch.autograd.functional.hessian(loss_of, params)).max().item()
+    assert lanczos == pytest.approx(exact, rel=1e-4)
+
+
+# ------------------------------------------------------------------------------ track_sharpness
+
+
+@pytest.fixture(scope="module")
+def small_config():
+    from warmup_lib.data import DataSplits
+    from warmup_lib.experiments import RunConfig
+    from warmup_lib.models import MLP
+    from warmup_lib.schedules import Constant, LinearWarmup
+
+    generator = torch.Generator().manual_seed(0)
+    X = torch.randn(260, 6, generator=generator)
+    y = (X[:, 0] + X[:, 1] > 0).long() + (X[:, 2] > 0.7).long()
+    data = DataSplits("blobs", "multiclass", X[:200], y[:200], X[200:230], y[200:230], X[230:], y[230:], n_classes=3)
+    config = RunConfig(
+        model=lambda seed: MLP(6, 3, hidden=(16,), seed=seed), data=data, steps=30, optimizer="sgd",
+        peak_lr=0.5, batch_size=32, eval_every=10, schedule=Constant(),
+    )
+    return config, config.replace(schedule=LinearWarmup(10) * Constant())
+
+
+def test_track_sharpness_measures_the_very_runs_that_compare_trains(small_config) -> None:
+    from warmup_lib.experiments import compare
+    from warmup_lib.training import train
+
+    no_warmup, warmup = small_config
+    conditions = {"no warmup": no_warmup, "warmup": warmup}
+    data = warmup.data
+    runs, table = track_sharpness(
+        conditions, [0, 1], at_steps=[0, 10, 25], inputs=data.X_train[:64], targets=data.y_train[:64],
+        loss_fn=torch.nn.functional.cross_entropy, iters=40, tol=1e-6,
+    )
+    reference = compare(conditions, [0, 1], ensemble=False)
+    pd.testing.assert_frame_equal(runs, reference)  # stopping to measure changes nothing
+    assert list(table.columns) == ["condition", "seed", "step", "lr", "sharpness", "threshold", "unstable"]
+    assert len(table) == 2 * 2 * 3
+    first = table[(table["condition"] == "warmup") & (table["step"] == 0)]
+    assert (first["lr"] == 0).all() and (first["threshold"] == math.inf).all() and not first["unstable"].any()
+    at_10 = table[(table["condition"] == "warmup") & (table["seed"] == 1) & (table["step"] == 10)].iloc[0]
+    assert at_10["lr"] == pytest.approx(0.5) and at_10["threshold"] == pytest.approx(4.0)
+    # The measurement at step 10 is the sharpness of the model trained for exactly 10 steps.
+    model = warmup.build_model(1)
+    optimizer = warmup.build_optimizer(model.parameters())
+    train(model, optimizer, warmup.schedule, data, warmup.steps, 1, stop_at=10, **warmup.train_kwargs())
+    expected = sharpness(model, torch.nn.functional.cross_entropy, data.X_train[:64], data.y_train[:64], iters=60, tol=1e-8)
+    assert at_10["sharpness"] == pytest.approx(expected, rel=1e-3)
+    assert (table["unstable"] == (table["sharpness"] > table["threshold"])).all()
+
+
+def test_track_sharpness_stops_measuring_a_run_when_it_diverges(small_config) -> None:
+    no_warmup, _ = small_config
+    wild = no_warmup.replace(peak_lr=200.0)
+    data = wild.data
+    runs, table = track_sharpness(
+        {"wild": wild}, [0], at_steps=range(0, 31, 5), inputs=data.X_train[:64], targets=data.y_train[:64],
+        loss_fn=torch.nn.functional.cross_entropy,
+    )
+    assert runs["diverged"].all()
+    diverged_at = runs["step"].max()
+    assert table["step"].max() <= diverged_at < 30
+    assert table["unstable"].iloc[-1]
+
+
+def test_track_sharpness_rejects_bad_arguments(small_config) -> None:
+    no_warmup, _ = small_config
+    data = no_warmup.data
+    kwargs = {"inputs": data.X_train[:8], "targets": data.y_train[:8], "loss_fn": torch.nn.functional.cross_entropy}
+    with pytest.raises(TypeError, match="conditions"):
+        track_sharpness(no_warmup, [0], at_steps=[0], **kwargs)
+    with pytest.raises(TypeError, match=r"conditions\['a'\] must be an experiments.RunConfig"):
+        track_sharpness({"a": lambda seed: None}, [0], at_steps=[0], **kwargs)
+    with pytest.raises(ValueError, match="strictly increasing"):
+        track_sharpness({"a": no_warmup}, [0], at_steps=[10, 5], **kwargs)
+    with pytest.raises(ValueError, match=r"at_steps\[1\]"):
+        track_sharpness({"a": no_warmup}, [0], at_steps=[0, 31], **kwargs)
+    with pytest.raises(ValueError, match="iters"):
+        track_sharpness({"a": no_warmup}, [0], at_steps=[0], iters=1, **kwargs)
+    with pytest.raises(TypeError, match="loss_fn"):
+        track_sharpness({"a": no_warmup}, [0], at_steps=[0], inputs=data.X_train[:8], targets=data.y_train[:8], loss_fn="ce")

@@ -269,23 +269,152 @@ def test_run_seeds_accepts_a_function_of_the_seed(digits):
         run_seeds(one_run, seeds=[0], ensemble=True)
 
 
-def test_transformer_seeds_run_sequentially():
-    data = make_bigram_language(vocab_size=8, seq_len=6, n_train=64, n_val=16, n_test=16, seed=0)
-    config = RunConfig(
-        model=lambda seed: TinyTransformerLM(
-            8, 6, d_model=8, n_heads=2, n_layers=1, d_ff=8, seed=seed
-        ),
-        data=data,
-        steps=3,
-        batch_size=8,
-        eval_every=3,
+@pytest.fixture(scope="module")
+def language() -> DataSplits:
+    return make_bigram_language(vocab_size=8, seq_len=6, n_train=256, n_val=32, n_test=16, seed=0)
+
+
+def tiny_transformer(seed: int, norm_first: bool = False, **kwargs) -> TinyTransformerLM:
+    sizes = {"d_model": 16, "n_heads": 2, "n_layers": 2, "d_ff": 32, **kwargs}
+    return TinyTransformerLM(8, 6, norm_first=norm_first, seed=seed, **sizes)
+
+
+def transformer_config(data: DataSplits, **changes) -> RunConfig:
+    fields = {
+        "model": tiny_transformer,
+        "data": data,
+        "steps": 25,
+        "optimizer": "adam",
+        "peak_lr": 3e-3,
+        "batch_size": 8,
+        "eval_every": 10,
+    }
+    fields.update(changes)
+    return RunConfig(**fields)
+
+
+# The float32 tolerance of a stacked transformer: the batched kernels add the same products in
+# another order, ~1e-7 relative per operation; over 25 stable steps through 2 layers that grows
+# to a few 1e-6 on the losses, well inside atol=rtol=1e-5 (assert_same_run). A run on the edge
+# of stability amplifies rounding (as it amplifies any perturbation), so these tests stay off it.
+
+
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post-LN", "pre-LN"])
+@pytest.mark.parametrize("optimizer", ["adam", "radam"])
+@pytest.mark.parametrize("schedule", [None, LinearWarmup(10)], ids=["no-warmup", "warmup"])
+def test_transformer_ensemble_equals_sequential_runs(language, norm_first, optimizer, schedule):
+    config = transformer_config(
+        language,
+        model=functools.partial(tiny_transformer, norm_first=norm_first),
+        optimizer=optimizer,
+        schedule=schedule,
+    )
+    batched = train_ensemble(config, [0, 1])
+    for seed, history in zip([0, 1], batched, strict=True):
+        assert history.status == "completed" and history.config["model"] == "TinyTransformerLM"
+        assert_same_run(history, config.run(seed))
+
+
+def test_ensemble_of_configs_with_their_own_peak_lr_and_schedule_equals_sequential(digits, language):
+    # One optimizer, several learning rates: each member's update is rescaled to its own LR.
+    for base in (config_for(digits, steps=30), transformer_config(language)):
+        configs = [
+            base,
+            base.replace(peak_lr=1e-2, schedule=LinearWarmup(10)),
+            base.replace(peak_lr=1e-3, schedule=warmup_then(LinearWarmup(5), CosineDecay(20))),
+        ]
+        batched = train_ensemble(configs, [0, 1])
+        sequential = [c.run(s) for c in configs for s in [0, 1]]
+        assert [(h.config["peak_lr"], h.config["seed"]) for h in batched] == [
+            (c.peak_lr, s) for c in configs for s in [0, 1]
+        ]
+        for history, expected in zip(batched, sequential, strict=True):
+            assert_same_run(history, expected)
+
+
+def test_ensemble_rescaled_updates_match_sgd_with_weight_decay_and_clipping(digits):
+    base = config_for(
+        digits,
+        optimizer="sgd",
+        peak_lr=0.05,
+        optimizer_kwargs={"momentum": 0.9, "weight_decay": 1e-3},
+        grad_clip=1.0,
+        steps=30,
+    )
+    configs = [base, base.replace(peak_lr=0.2, schedule=LinearWarmup(10))]
+    for history, expected in zip(
+        train_ensemble(configs, [3]), [c.run(3) for c in configs], strict=True
+    ):
+        assert_same_run(history, expected)
+
+
+def nan_transformer_at_seed_1(seed: int) -> TinyTransformerLM:
+    model = tiny_transformer(seed)
+    if seed == 1:
+        with torch.no_grad():
+            model.head.weight.fill_(math.nan)
+    return model
+
+
+def test_transformer_ensemble_records_diverged_and_stuck_members_like_train(language):
+    # In one ensemble: seed 1 blows up at step 0 (NaN weights) in every config; at Adam LR 0.3
+    # the post-LN model trains badly (its loss rises above the first and stays high), at 1.0
+    # it passes 2x its first loss at step 1; at 3e-3 it trains. Each member must match its own
+    # sequential run, divergence step and final evaluation included.
+    base = transformer_config(
+        language, model=nan_transformer_at_seed_1, steps=15, divergence_factor=2.0
+    )
+    configs = [base, base.replace(peak_lr=0.3), base.replace(peak_lr=1.0)]
+    batched = train_ensemble(configs, [0, 1])
+    sequential = [c.run(s) for c in configs for s in [0, 1]]
+    assert [h.status for h in batched] == ["completed", "diverged"] * 2 + ["diverged"] * 2
+    assert [h.diverged_at for h in batched] == [None, 0, None, 0, 1, 0]
+    assert max(batched[2].train_loss) > batched[2].train_loss[0]  # the high-LR run went up
+    for history, expected in zip(batched, sequential, strict=True):
+        assert_same_run(history, expected)
+
+
+def test_transformers_the_ensemble_cannot_stack_run_sequentially(language):
+    config = transformer_config(
+        language, model=functools.partial(tiny_transformer, dropout=0.1), steps=3, eval_every=3
     )
     frame = run_seeds(config, seeds=[0, 1])  # ensemble="auto" falls back quietly
     assert len(frame) == 6
-    with pytest.raises(ValueError, match="language models"):
+    pd.testing.assert_frame_equal(frame, run_seeds(config, seeds=[0, 1], ensemble=False))
+    with pytest.raises(ValueError, match="dropout"):
         run_seeds(config, seeds=[0, 1], ensemble=True)
-    with pytest.raises(ValueError, match="language models"):
+    with pytest.raises(ValueError, match="dropout"):
         train_ensemble(config, [0])
+
+
+def test_train_ensemble_refuses_configs_that_differ_in_more_than_lr_and_schedule(digits):
+    config = config_for(digits, steps=5)
+    with pytest.raises(ValueError, match=r"config\[1\] differs from config\[0\] in batch_size"):
+        train_ensemble([config, config.replace(batch_size=32)], [0])
+    with pytest.raises(ValueError, match="empty"):
+        train_ensemble([], [0])
+    assert config.differs_from(config.replace(peak_lr=0.1, schedule=LinearWarmup(3))) == []
+    assert config.differs_from(config.replace(model=lambda seed: small_mlp(seed))) == ["model"]
+
+
+def test_compare_trains_conditions_that_differ_only_in_lr_as_one_ensemble(digits, monkeypatch):
+    from warmup_lib import experiments
+
+    calls = []
+    real = experiments._train_stacked
+
+    def spy(runs, progress):
+        calls.append(len(runs))
+        return real(runs, progress)
+
+    monkeypatch.setattr(experiments, "_train_stacked", spy)
+    config = config_for(digits, steps=10)
+    compare({"a": config, "b": config.replace(schedule=LinearWarmup(5))}, seeds=[0, 1, 2])
+    assert calls == [6]
+    calls.clear()
+    monkeypatch.setattr(experiments, "MAX_STACKED_MEMBERS", 4)
+    sweep([1e-3, 1e-2], [0, 5], seeds=[0, 1], run=config)
+    assert calls == [4, 4]
 
 
 def test_models_the_ensemble_cannot_batch_fall_back_or_raise(digits):
@@ -471,6 +600,29 @@ def test_sweep_with_a_function_and_a_custom_warmup(digits):
     assert len(table) == 1
     with pytest.raises(TypeError, match=r"warmup\(4\) must return"):
         sweep([1e-3], [4], seeds=[0], run=config, warmup=lambda w: "linear")
+
+
+def test_sweep_with_a_base_schedule_changes_only_the_warmup(digits):
+    # "With vs without warmup" = the same base schedule, with and without a warmup factor on
+    # top: after the warmup every cell follows the base exactly.
+    config = config_for(digits, steps=40)
+    table, frame = sweep(
+        [1e-3, 1e-2], [0, 10], seeds=[0, 1], run=config, base=CosineDecay(40), return_runs=True
+    )
+    assert len(table) == 4 and {"median_final_val_loss", "min_final_val_loss"} <= set(table.columns)
+    base = CosineDecay(40)
+    for (lr, warmup), cell in frame.groupby(["peak_lr", "warmup_steps"]):
+        run = cell[cell["seed"] == 0]
+        expected = lr * base.curve(np.arange(40))
+        if warmup:
+            expected = expected * LinearWarmup(warmup).curve(np.arange(40))
+        np.testing.assert_allclose(run["lr"], expected, rtol=1e-12)
+        after = run["step"] >= warmup
+        np.testing.assert_allclose(run["lr"][after], (lr * base.curve(np.arange(40)))[after.to_numpy()])
+    runs = summarize_runs(frame)
+    assert len(runs) == 8 and "final_val_loss" in runs
+    with pytest.raises(TypeError, match="base"):
+        sweep([1e-3], [0], seeds=[0], run=config, base="cosine")
 
 
 def test_max_stable_lr_needs_every_smaller_lr_to_succeed():

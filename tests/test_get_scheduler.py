@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import builtins
 import enum
-import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +13,9 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 import warmup_lib as wl
 from warmup_lib import builders as B
+from warmup_lib.compat import reference_schedules
 
-FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "reference_schedules.json").read_text())
+FIXTURE = reference_schedules()
 
 NAMES = ["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
          "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "cosine_warmup_with_min_lr",

@@ -146,7 +146,7 @@ def test_pre_ln_and_post_ln_switch():
 
 def test_transformer_seed_reproducible_and_default_size():
     assert same_weights(small_lm(seed=4), small_lm(seed=4))
-    model = TinyTransformerLM(32, 24, seed=0)  # the SCIENCE.md size
+    model = TinyTransformerLM(32, 24, seed=0)  # the size the notebooks train
     assert (model.d_model, model.n_heads, model.n_layers, model.d_ff) == (64, 4, 6, 256)
     assert len(model.encoder.layers) == 6
 

@@ -29,6 +29,7 @@ from warmup_lib.plotting import (
     plot_cost_vs_threshold,
     plot_epoch_vs_step,
     plot_history,
+    plot_lr_sensitivity,
     plot_pr_curve,
     plot_runs,
     plot_schedules,
@@ -543,6 +544,87 @@ def test_plot_stability_frontier_rejects_bad_input():
 
 
 # --------------------------------------------------------------------------------------------
+# plot_lr_sensitivity
+# --------------------------------------------------------------------------------------------
+
+
+def sensitivity_runs() -> pd.DataFrame:
+    """One row per run, as summarize_runs gives: without warmup the two top LRs fail."""
+    rows = []
+    for warmup in (0, 60):
+        for lr in (1e-3, 3e-3, 1e-2, 3e-2):
+            for seed in range(5):
+                loss = 0.8 + 0.01 * seed
+                if lr >= 1e-2 and warmup == 0:
+                    loss = 3.07
+                if lr == 3e-2 and warmup == 60:
+                    loss = math.inf if seed < 2 else 2.9
+                rows.append(
+                    {"peak_lr": lr, "warmup_steps": warmup, "seed": seed, "final_val_loss": loss}
+                )
+    return pd.DataFrame(rows)
+
+
+def test_plot_lr_sensitivity_draws_median_band_seeds_and_references():
+    fig = plot_lr_sensitivity(
+        sensitivity_runs(), reference={"best possible loss": 0.79, "unigram loss": 3.07}
+    )
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert ax.get_xlabel() == "peak learning rate (log scale)"
+    assert ax.get_ylabel() == "final validation loss (cross-entropy, nats)"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.001", "0.003", "0.01", "0.03"]
+    medians = [line for line in ax.get_lines() if len(line.get_xdata()) == 4]
+    assert len(medians) == 2
+    no_warmup, warmup = (np.asarray(line.get_ydata()) for line in medians)
+    np.testing.assert_allclose(no_warmup, [0.82, 0.82, 3.07, 3.07])
+    np.testing.assert_allclose(warmup[:3], [0.82, 0.82, 0.82])
+    assert warmup[3] == pytest.approx(2.9)  # 3 of 5 seeds at 2.9, 2 diverged (inf)
+    assert medians[0].get_color() != medians[1].get_color()
+    assert medians[0].get_linestyle() != medians[1].get_linestyle()
+    references = sorted(line.get_ydata()[0] for line in ax.get_lines() if len(line.get_xdata()) == 2)
+    assert references == [0.79, 3.07]
+    texts = legend_texts(fig)
+    assert "no warmup: median, 5 seeds" in texts and "warmup 60 steps: median, 5 seeds" in texts
+    assert "min–max over seeds" in texts and "one seed" in texts
+    assert "a seed diverged (drawn at the top edge)" in texts
+    assert "unigram loss (3.07)" in texts
+    # 40 runs: 38 finite dots, 2 diverged crosses at the top edge
+    dots = sum(len(c.get_offsets()) for c in ax.collections if hasattr(c, "get_offsets"))
+    assert dots >= 40
+    assert ax.get_ylim()[1] > 3.07
+
+
+def test_plot_lr_sensitivity_from_the_sweep_table_and_iqr_and_bad_input():
+    runs = sensitivity_runs()
+    table = (
+        runs.groupby(["peak_lr", "warmup_steps"])["final_val_loss"]
+        .agg(["median", "min", "max", "size"])
+        .add_suffix("_final_val_loss")
+        .rename(columns={"size_final_val_loss": "n_seeds"})
+        .reset_index()
+    )
+    fig = plot_lr_sensitivity(table, reference=0.79, title="sweep table")
+    assert "reference (0.79)" in legend_texts(fig)
+    fig, ax = plt.subplots()
+    assert plot_lr_sensitivity(runs, spread="iqr", ax=ax) is fig
+    assert "interquartile range over seeds" in legend_texts(fig)
+    plt.close(fig)
+    with pytest.raises(TypeError, match="table"):
+        plot_lr_sensitivity(runs.to_dict())
+    with pytest.raises(ValueError, match="spread"):
+        plot_lr_sensitivity(runs, spread="std")
+    with pytest.raises(ValueError, match="iqr"):
+        plot_lr_sensitivity(table, spread="iqr")
+    with pytest.raises(ValueError, match="final_train_loss"):
+        plot_lr_sensitivity(runs, value="final_train_loss")
+    with pytest.raises(ValueError, match="peak_lr"):
+        plot_lr_sensitivity(runs.assign(peak_lr=0.0))
+    with pytest.raises(ValueError, match="reference"):
+        plot_lr_sensitivity(runs, reference=math.nan)
+
+
+# --------------------------------------------------------------------------------------------
 # Imbalanced classification
 # --------------------------------------------------------------------------------------------
 
@@ -635,7 +717,7 @@ def test_plot_pr_curve_chance_line_ap_and_operating_points(fraud_scores):
 
 def test_plot_pr_curve_rejects_bad_input(fraud_scores):
     y, scores = fraud_scores
-    with pytest.raises(ValueError, match="y_true must hold only 0 and 1"):
+    with pytest.raises(ValueError, match="y_true must contain only 0 and 1"):
         plot_pr_curve(y * 2, scores)
     with pytest.raises(ValueError, match="one score per label"):
         plot_pr_curve(y, scores[:-1])
@@ -771,3 +853,151 @@ def test_module_does_not_switch_the_backend():
     backend = plt.get_backend()
     importlib.reload(plotting)
     assert plt.get_backend() == backend
+
+
+# --------------------------------------------------------------------------------------------
+# Runs side by side, spikes in their curve's colour, sharpness of many runs, the u·v model
+# --------------------------------------------------------------------------------------------
+
+
+def _spike_markers(ax: Any) -> list[Any]:
+    return [line for line in ax.get_lines() if line.get_marker() == "^"]
+
+
+def test_plot_history_marks_spikes_in_the_colour_of_their_curve():
+    fig = plot_history(history_frame(spike_at=60))
+    loss_ax = fig.axes[0]
+    (markers,) = _spike_markers(loss_ax)
+    training_loss = next(line for line in loss_ax.get_lines() if len(line.get_xdata()) == 100)
+    assert markers.get_color() == training_loss.get_color()
+    assert list(markers.get_xdata()) == [60]
+
+
+def test_plot_histories_puts_runs_side_by_side_on_shared_axes():
+    runs = {"no warmup": history_frame(diverge_at=30), "warmup": history_frame(spike_at=60)}
+    fig = plotting.plot_histories(
+        runs,
+        metrics=("train_loss", "val_loss", "val_accuracy"),
+        warmup_steps={"no warmup": None, "warmup": 20},
+        ylim=(0, 4),
+        title="side by side",
+    )
+    assert len(fig.axes) == 6  # 3 rows (loss, accuracy, LR) x 2 runs
+    loss_left, loss_right = fig.axes[0], fig.axes[1]
+    assert [loss_left.get_title(), loss_right.get_title()] == ["no warmup", "warmup"]
+    assert loss_left.get_ylim() == loss_right.get_ylim()  # shared y within a row
+    assert loss_left.get_xlim() == loss_right.get_xlim()  # shared steps: the short run looks short
+    assert not warmup_markers(loss_left) and len(warmup_markers(loss_right)) == 1
+    assert "diverged at step 30 (training stopped)" in legend_texts(fig)
+    assert len(_spike_markers(loss_right)) == 1
+    assert fig.get_suptitle() == "side by side"
+    assert_labelled(fig.axes[4])
+
+
+def test_plot_histories_reads_each_runs_warmup_from_its_config_and_rejects_bad_input():
+    runs = {
+        "a": FakeHistory(history_frame(), config={"warmup_steps": 10}),
+        "b": FakeHistory(history_frame(), config={}),
+    }
+    fig = plotting.plot_histories(runs)
+    assert len(warmup_markers(fig.axes[0])) == 1 and not warmup_markers(fig.axes[1])
+    with pytest.raises(ValueError, match="not in histories"):
+        plotting.plot_histories(runs, warmup_steps={"c": 5})
+    with pytest.raises(ValueError, match="empty"):
+        plotting.plot_histories({})
+    with pytest.raises(TypeError, match="dict"):
+        plotting.plot_histories([history_frame()])
+    with pytest.raises(ValueError, match=r"histories\['a'\] has no column 'val_f1'"):
+        plotting.plot_histories(runs, metrics=("train_loss", "val_f1"))
+
+
+def _unstable_regions(ax: Any) -> list[Any]:
+    return [c for c in ax.collections if c.get_label() == "unstable region: above 2 / lr"]
+
+
+def test_plot_sharpness_always_shows_the_unstable_region_above_the_threshold():
+    steps = np.arange(0, 100, 5)
+    fig = plot_sharpness(steps, np.full(steps.size, 0.5), 0.1, log_y=True)  # never unstable
+    (ax,) = fig.axes
+    (region,) = _unstable_regions(ax)
+    bottom_of_region = region.get_paths()[0].vertices[:, 1].min()
+    assert bottom_of_region == pytest.approx(20.0)  # 2 / lr: the region starts at the threshold
+    assert ax.get_ylim()[1] > 20.0  # ... and the region is inside the visible axes
+    assert "unstable region: above 2 / lr" in legend_texts(fig)
+
+
+def _sharpness_table() -> pd.DataFrame:
+    steps = np.arange(0, 101, 10)
+    rows = []
+    for condition, schedule in (("no warmup", np.ones(steps.size)), ("warmup", np.minimum(1, steps / 50))):
+        for seed in range(3):
+            lr = 1.6 * schedule
+            sharpness = 0.2 + 10 * np.exp(-((steps - 60) / 15) ** 2) + 0.01 * seed
+            keep = steps <= (30 if condition == "no warmup" and seed == 0 else 100)  # seed 0 diverged
+            rows.append(
+                pd.DataFrame(
+                    {"condition": condition, "seed": seed, "step": steps[keep], "lr": lr[keep], "sharpness": sharpness[keep]}
+                )
+            )
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_plot_sharpness_runs_draws_one_panel_per_condition_with_the_unstable_region():
+    fig = plotting.plot_sharpness_runs(_sharpness_table(), warmup_steps={"warmup": 50}, title="sharpness")
+    left, right = fig.axes
+    assert [left.get_title(), right.get_title()] == ["no warmup", "warmup"]
+    assert left.get_ylim() == right.get_ylim() and left.get_yscale() == "log"
+    assert _unstable_regions(left) and _unstable_regions(right)
+    assert len(warmup_markers(right)) == 1 and not warmup_markers(left)
+    texts = legend_texts(fig)
+    assert "unstable: sharpness > 2 / lr" in texts
+    assert "run diverged (measured no further)" in texts  # seed 0 of "no warmup" stops early
+    diverged = [line for line in left.get_lines() if line.get_marker() == "X"]
+    assert len(diverged) == 1 and list(diverged[0].get_xdata()) == [30]
+    assert_labelled(left)
+
+
+def test_plot_sharpness_runs_rejects_bad_input():
+    with pytest.raises(ValueError, match="no column 'lr'"):
+        plotting.plot_sharpness_runs(_sharpness_table().drop(columns="lr"))
+    with pytest.raises(ValueError, match="empty"):
+        plotting.plot_sharpness_runs(_sharpness_table().iloc[:0])
+    with pytest.raises(ValueError, match="no finite sharpness"):
+        plotting.plot_sharpness_runs(_sharpness_table().assign(sharpness=-1.0))
+
+
+def test_plot_uv_descent_marks_where_a_run_leaves_and_where_one_ends():
+    from warmup_lib import uv_model
+
+    lrs_high = np.full(30, 0.7)
+    lrs_warm = 0.7 * np.minimum(1, np.arange(160) / 80)
+    runs = {
+        "no warmup": [uv_model.descend((2.8, -0.1), lrs_high, noise=0.01)],
+        "warmup": [uv_model.descend((2.8, -0.1), lrs_warm, noise=0.01)],
+    }
+    extent = (-0.25, 3.5, -1.25, 2.5)
+    fig = plotting.plot_uv_descent(runs, peak_lr=0.7, extent=extent, title="u·v")
+    left, right = [ax for ax in fig.axes if ax.get_title()]
+    (exit_marker,) = [line for line in left.get_lines() if line.get_marker() == "X"]
+    u, v = exit_marker.get_xdata()[0], exit_marker.get_ydata()[0]
+    on_border = np.isclose([u, u, v, v], extent).any()
+    assert on_border, f"the divergence mark should sit on the picture's border, got ({u}, {v})"
+    (end_marker,) = [line for line in right.get_lines() if line.get_marker() == "*"]
+    end = runs["warmup"][0].iloc[-1]
+    assert (end_marker.get_xdata()[0], end_marker.get_ydata()[0]) == pytest.approx((end["u"], end["v"]))
+    assert left.get_xlabel() == "weight u" and left.get_ylabel() == "weight v"
+    assert any("flat enough for LR 0.7" in t for t in legend_texts(fig))
+
+
+def test_plot_uv_descent_rejects_bad_input():
+    from warmup_lib import uv_model
+
+    run = uv_model.descend((2.8, -0.1), np.full(5, 0.1))
+    with pytest.raises(TypeError, match="list of uv_model.descend frames"):
+        plotting.plot_uv_descent({"a": run}, peak_lr=0.7)
+    with pytest.raises(ValueError, match="peak_lr"):
+        plotting.plot_uv_descent({"a": [run]}, peak_lr=0.0)
+    with pytest.raises(ValueError, match="u_min < u_max"):
+        plotting.plot_uv_descent({"a": [run]}, peak_lr=0.7, extent=(1, 0, 0, 1))
+    with pytest.raises(ValueError, match="no column 'diverged'"):
+        plotting.plot_uv_descent({"a": [run.drop(columns="diverged")]}, peak_lr=0.7)

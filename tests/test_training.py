@@ -16,7 +16,14 @@ from warmup_lib.data import DataSplits, load_digits, make_bigram_language
 from warmup_lib.losses import pos_weight_from_labels
 from warmup_lib.models import MLP, FraudClassifier, TinyTransformerLM
 from warmup_lib.schedules import CosineDecay, LinearWarmup, warmup_then
-from warmup_lib.training import History, train
+from warmup_lib.training import (
+    BatchOrder,
+    Criterion,
+    History,
+    StackedBatchOrder,
+    TrainSettings,
+    train,
+)
 
 torch.set_num_threads(1)
 
@@ -419,3 +426,79 @@ def test_describe_environment_and_seed_everything():
     assert a == (np.random.rand(), torch.rand(1).item())  # noqa: NPY002
     with pytest.raises(ValueError, match="seed"):
         runtime.seed_everything(-5)
+
+
+def test_keep_freed_memory_is_idempotent_and_harmless():
+    first = runtime.keep_freed_memory()
+    assert isinstance(first, bool) and runtime.keep_freed_memory() == first
+    big = torch.ones(8 * 2**20)  # allocations still work and hold what they should
+    assert float(big.sum()) == 8 * 2**20
+
+
+# ---------------------------------------------------------------------------- the shared parts
+
+
+def test_train_settings_validate_once_and_describe_the_run(digits):
+    settings = TrainSettings(digits, 100.0, batch_size=64.0, loss="auto")
+    assert settings.steps == 100 and settings.batch_size == 64
+    assert settings.criterion.name == "cross_entropy" and settings.criterion.batched
+    with pytest.raises(ValueError, match="batch_size"):
+        TrainSettings(digits, 10, batch_size=10**6)
+    with pytest.raises(ValueError, match="pos_weight"):
+        TrainSettings(digits, 10, pos_weight="balanced")
+    model = small_mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    config = settings.history_config(3, model, optimizer, LinearWarmup(10))
+    assert config["seed"] == 3 and config["warmup_steps"] == 10 and config["peak_lr"] == 0.1
+    other = small_mlp()
+    history = train(other, torch.optim.SGD(other.parameters(), lr=0.1), None, digits, 5)
+    assert set(history.config) == set(config) and history.config["warmup_steps"] is None
+
+
+def test_a_run_config_reuses_its_validated_settings(digits, monkeypatch):
+    from warmup_lib.experiments import RunConfig
+
+    config = RunConfig(model=lambda seed: small_mlp(seed), data=digits, steps=5)
+    made = []
+    original = TrainSettings.__post_init__
+
+    def counting(self):
+        made.append(self)
+        original(self)
+
+    monkeypatch.setattr(TrainSettings, "__post_init__", counting)
+    config.run(0)
+    config.run(1)
+    assert made == []  # the runs train by config.settings; nothing is validated again
+
+
+def test_criterion_per_member_is_each_members_mean_loss():
+    torch.manual_seed(0)
+    outputs, targets = torch.randn(3, 8, 5), torch.randint(0, 5, (3, 8))
+    criterion = Criterion("auto", "multiclass")
+    per_member = criterion.per_member(outputs, targets)
+    expected = torch.stack([criterion(outputs[k], targets[k]) for k in range(3)])
+    torch.testing.assert_close(per_member, expected)
+    binary = Criterion("focal", "binary", focal_alpha=0.75)
+    logits, labels = torch.randn(2, 6, 1), (torch.rand(2, 6) < 0.5).float()
+    torch.testing.assert_close(
+        binary.per_member(logits, labels),
+        torch.stack([binary(logits[k], labels[k]) for k in range(2)]),
+    )
+    with pytest.raises(ValueError, match="per-member"):
+        Criterion(lambda o, t: o.sum(), "multiclass").per_member(outputs, targets)
+    with pytest.raises(ValueError, match="binary task"):
+        Criterion("bce", "multiclass")
+
+
+def test_stacked_batch_order_gives_each_member_its_own_seeds_batches():
+    stacked = StackedBatchOrder(50, 8, [3, 4])
+    alone = [BatchOrder(50, 8, 3), BatchOrder(50, 8, 4)]
+    for _ in range(20):  # several epochs of 6 steps
+        index, epoch = stacked.next()
+        for k, order in enumerate(alone):
+            own, own_epoch = order.next()
+            assert torch.equal(index[k], own) and epoch == own_epoch
+    stacked.keep([False, True])
+    index, _ = stacked.next()
+    assert torch.equal(index[0], alone[1].next()[0])

@@ -1,4 +1,4 @@
-"""Write tests/fixtures/reference_schedules.json: learning rates computed by the real packages.
+"""Write warmup_lib/compat/reference_schedules.json: learning rates computed by the real packages.
 
 The tests compare warmup_lib's transformers-named builders, ``get_scheduler``, and
 ``warmup_lib.compat.pytorch_warmup`` with these numbers (to 1e-12). The numbers come from the
@@ -29,7 +29,7 @@ import torch
 import transformers.optimization as T
 from torch.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LambdaLR, StepLR
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "reference_schedules.json"
+OUT = Path(__file__).resolve().parent.parent / "warmup_lib" / "compat" / "reference_schedules.json"
 
 
 # ---- values that JSON cannot hold directly ---------------------------------------------------

@@ -55,7 +55,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "builders", "compat", "data", "diagnostics", "exercises", "experiments", "losses", "metrics",
     "models", "plotting", "runtime", "schedules", "series", "step_counting", "torch_adapter",
-    "training", "widgets",
+    "training", "uv_model", "widgets",
 )
 _LAZY_NAMES = {"train": "training", "History": "training"}
 

@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from warmup_lib._validation import as_array, check_float, check_int
+from ._coerce import as_numbers
+from ._validation import as_array, check_choice, check_float, check_int
 
 __all__ = [
     "RunSummary",
@@ -20,6 +21,7 @@ __all__ = [
     "sharpness",
     "stability_threshold",
     "summarize_run",
+    "track_sharpness",
 ]
 
 SPIKE_COLUMNS = (
@@ -88,22 +90,10 @@ def _frame_column(frame: pd.DataFrame, column: str, name: str) -> np.ndarray:
 
 
 def _as_losses(name: str, values: Any) -> np.ndarray:
-    """Return ``values`` as a 1-D float array; NaN and inf are kept (callers decide what they mean)."""
-    array = as_array(name, values, "a sequence of losses")
-    if array.dtype == object:
-        try:
-            array = array.astype(float)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"{name} must contain numbers only, got {list(values)[:5]!r}..."
-            ) from None
-    if array.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must contain numbers, got an array of dtype {array.dtype}")
-    if array.ndim != 1:
-        raise ValueError(
-            f"{name} must be one-dimensional (one loss per step), got shape {array.shape}"
-        )
-    return array.astype(float)
+    """``values`` as a 1-D float array; NaN and inf are kept (callers decide what they mean)."""
+    return as_numbers(
+        name, values, what="a sequence of losses", unit="one loss per step", allow_empty=True
+    )
 
 
 def _as_steps(steps: Any, n: int, name: str = "steps") -> np.ndarray:
@@ -599,6 +589,9 @@ def stability_threshold(lr: float) -> float:
     return 2.0 / lr
 
 
+SHARPNESS_METHODS = ("lanczos", "power")
+
+
 def sharpness(
     model: Any,
     loss_fn: Callable[[Any, Any], Any],
@@ -608,23 +601,31 @@ def sharpness(
     iters: int = 20,
     tol: float = 1e-3,
     seed: int = 0,
+    method: str = "lanczos",
 ) -> float:
     """Estimate the top Hessian eigenvalue of the loss w.r.t. the model's parameters (sharpness).
 
-    Power iteration on Hessian-vector products: start from a random unit vector ``v`` (seeded),
-    repeat ``v <- H v / ||H v||``; the Rayleigh quotient ``v^T H v`` converges to the eigenvalue of
-    largest magnitude. ``H v`` comes from double backward (``torch.autograd.grad`` of ``g . v``
-    where ``g`` is the gradient), so the Hessian is never formed. Stops after ``iters`` products,
-    or earlier once the estimate changes by less than ``tol`` (relative).
+    The Hessian is never formed: both methods only need Hessian-vector products ``H v``, which
+    come from double backward (``torch.autograd.grad`` of ``g . v`` where ``g`` is the gradient).
+
+    - ``method="lanczos"`` (default): the Lanczos method builds an orthonormal basis of
+      ``v, H v, H^2 v, ...`` one product at a time and reads off the largest eigenvalue of ``H``
+      restricted to it. It finds the top eigenvalue itself, the most *positive* curvature, even
+      where a larger negative curvature exists (near a saddle, as at the start of training), and
+      it needs far fewer products than power iteration for the same accuracy.
+    - ``method="power"``: power iteration, ``v <- H v / ||v||``; the Rayleigh quotient converges to
+      the eigenvalue of largest *magnitude*, which is negative near a saddle. Simple to read.
+
+    Both start from a random unit vector (seeded) and stop after ``iters`` products, or earlier
+    once the estimate changes by less than ``tol`` (relative) from one product to the next.
 
     Why it matters for warmup (Gilmer et al. 2021, "A Loss Curvature Perspective on Training
     Instability in Deep Learning", arXiv 2110.04369; Cohen et al. 2021, "Gradient Descent on
     Neural Networks Typically Occurs at the Edge of Stability", arXiv 2103.00065): gradient
     descent with learning rate ``lr`` is stable on a quadratic only while sharpness <
-    ``2 / lr`` (:func:`stability_threshold`). Early in training the sharpness is often high;
-    warmup keeps ``lr_t`` small until the network has moved somewhere flatter, so
-    ``sharpness < 2 / lr_t`` holds throughout. For Adam the relevant quantity is the
-    preconditioned sharpness, so compare trends, not the exact 2 / lr line.
+    ``2 / lr`` (:func:`stability_threshold`). Follow both along a training run with
+    :func:`track_sharpness`. For Adam the relevant quantity is the preconditioned sharpness, so
+    compare trends, not the exact 2 / lr line.
 
     The estimate is for the given batch and the model's current mode: call ``model.eval()``
     first if it has dropout, or the products are noisy. Parameters' ``.grad`` are not touched.
@@ -636,10 +637,26 @@ def sharpness(
         iters: the most Hessian-vector products to compute (>= 1).
         tol: relative change of the estimate at which to stop early (> 0).
         seed: seed of the random start vector.
+        method: ``"lanczos"`` (the top eigenvalue) or ``"power"`` (the largest in magnitude).
 
     Returns:
-        The eigenvalue estimate as a float (negative if the largest-magnitude curvature is negative).
+        The eigenvalue estimate as a float.
     """
+    _check_model_and_loss(model, loss_fn)
+    iters = check_int("iters", iters, min_value=1)
+    tol = check_float("tol", tol, min_value=0.0, min_open=True)
+    seed = check_int("seed", seed, min_value=0)
+    check_choice("method", method, SHARPNESS_METHODS)
+    products = _HessianProducts(model, loss_fn, inputs, targets)
+    if products.size == 0:
+        return 0.0
+    start = products.random_vector(seed)
+    if method == "power":
+        return _power_iteration(products, start, iters, tol)
+    return _lanczos(products, start, iters, tol)[0]
+
+
+def _check_model_and_loss(model: Any, loss_fn: Any) -> None:
     import torch
 
     if not isinstance(model, torch.nn.Module):
@@ -648,43 +665,70 @@ def sharpness(
         raise TypeError(
             f"loss_fn must be callable as loss_fn(outputs, targets), got {type(loss_fn).__name__}"
         )
-    iters = check_int("iters", iters, min_value=1)
-    tol = check_float("tol", tol, min_value=0.0, min_open=True)
-    seed = check_int("seed", seed, min_value=0)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("model must have at least one parameter with requires_grad=True")
 
-    loss = loss_fn(model(inputs), targets)
-    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-        raise ValueError("loss_fn must return a scalar tensor (use reduction='mean')")
-    grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
-    # Parameters whose gradient is constant (or absent) have zero Hessian rows: leave them out.
-    pairs = [
-        (p, g) for p, g in zip(params, grads, strict=True) if g is not None and g.requires_grad
-    ]
-    if not pairs:
-        return 0.0
-    params = [p for p, _ in pairs]
-    grads = [g for _, g in pairs]
 
-    generator = torch.Generator().manual_seed(seed)
-    vector = [torch.randn(p.shape, generator=generator, dtype=p.dtype).to(p.device) for p in params]
-    vector = _unit(vector)
+class _HessianProducts:
+    """Hessian-vector products of one batch's loss, on the parameters as one flat vector."""
+
+    def __init__(self, model: Any, loss_fn: Callable[[Any, Any], Any], inputs: Any, targets: Any):
+        import torch
+
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("model must have at least one parameter with requires_grad=True")
+        loss = loss_fn(model(inputs), targets)
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            raise ValueError("loss_fn must return a scalar tensor (use reduction='mean')")
+        grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
+        # Parameters whose gradient is constant (or absent) have zero Hessian rows: leave them out.
+        pairs = [
+            (p, g) for p, g in zip(params, grads, strict=True) if g is not None and g.requires_grad
+        ]
+        self.params = [p for p, _ in pairs]
+        self.grads = [g for _, g in pairs]
+        self.size = sum(p.numel() for p in self.params)
+        self.count = 0
+
+    def random_vector(self, seed: int) -> Any:
+        import torch
+
+        generator = torch.Generator().manual_seed(seed)
+        vector = torch.cat(
+            [torch.randn(p.numel(), generator=generator, dtype=p.dtype) for p in self.params]
+        )
+        return vector.to(self.params[0].device)
+
+    def __call__(self, vector: Any) -> Any:
+        import torch
+
+        pieces, offset = [], 0
+        for p in self.params:
+            pieces.append(vector[offset : offset + p.numel()].view_as(p))
+            offset += p.numel()
+        products = torch.autograd.grad(
+            self.grads, self.params, grad_outputs=pieces, retain_graph=True, allow_unused=True
+        )
+        self.count += 1
+        return torch.cat(
+            [
+                torch.zeros(p.numel(), dtype=p.dtype, device=p.device)
+                if h is None
+                else h.reshape(-1)
+                for p, h in zip(self.params, products, strict=True)
+            ]
+        ).detach()
+
+
+def _power_iteration(products: _HessianProducts, start: Any, iters: int, tol: float) -> float:
+    vector = start / start.norm()
     estimate = math.nan
     for _ in range(iters):
-        products = torch.autograd.grad(
-            grads, params, grad_outputs=vector, retain_graph=True, allow_unused=True
-        )
-        products = [
-            torch.zeros_like(p) if h is None else h.detach()
-            for p, h in zip(params, products, strict=True)
-        ]
-        new = float(sum((h * v).sum() for h, v in zip(products, vector, strict=True)))
-        norm = math.sqrt(float(sum((h * h).sum() for h in products)))
+        product = products(vector)
+        new = float(product @ vector)
+        norm = float(product.norm())
         if norm == 0.0 or not math.isfinite(norm):
             return new
-        vector = [h / norm for h in products]
+        vector = product / norm
         converged = abs(new - estimate) <= tol * abs(new)
         estimate = new
         if converged:
@@ -692,6 +736,217 @@ def sharpness(
     return estimate
 
 
-def _unit(vector: list[Any]) -> list[Any]:
-    norm = math.sqrt(float(sum((v * v).sum() for v in vector)))
-    return [v / norm for v in vector]
+def _lanczos(products: _HessianProducts, start: Any, iters: int, tol: float) -> tuple[float, Any]:
+    """Top eigenvalue of the Hessian and its Ritz vector, from at most ``iters`` products.
+
+    Lanczos with full re-orthogonalisation: the basis is small (``iters`` vectors), and without
+    it rounding errors bring back directions already found (spurious copies of the top value).
+    """
+    import torch
+
+    norm = start.norm()
+    if norm == 0 or not torch.isfinite(norm):
+        raise ValueError("the start vector must be finite and non-zero")
+    basis = [start / norm]
+    alphas: list[float] = []
+    betas: list[float] = []
+    estimate, ritz = math.nan, basis[0]
+    for _ in range(iters):
+        w = products(basis[-1])
+        if not torch.isfinite(w).all():
+            return math.nan, basis[0]
+        alphas.append(float(w @ basis[-1]))
+        stacked = torch.stack(basis)
+        for _ in range(2):  # twice is enough in float32 (Parlett's "twice is enough")
+            w = w - stacked.T @ (stacked @ w)
+        tridiagonal = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
+        values, vectors = np.linalg.eigh(tridiagonal)
+        new = float(values[-1])
+        ritz_weights = torch.as_tensor(vectors[:, -1], dtype=stacked.dtype, device=stacked.device)
+        ritz = ritz_weights @ stacked
+        beta = float(w.norm())
+        converged = abs(new - estimate) <= tol * abs(new)
+        estimate = new
+        # beta ~ 0: the basis spans an invariant subspace, so its top value is exact.
+        if converged or beta <= 1e-10 * max(1.0, abs(new)):
+            break
+        betas.append(beta)
+        basis.append(w / beta)
+    return estimate, ritz
+
+
+# --------------------------------------------------------------------------------------------
+# Sharpness along training runs
+# --------------------------------------------------------------------------------------------
+
+SHARPNESS_COLUMNS = ("condition", "seed", "step", "lr", "sharpness", "threshold", "unstable")
+
+
+def track_sharpness(
+    conditions: Any,
+    seeds: Any,
+    *,
+    at_steps: Any,
+    inputs: Any,
+    targets: Any,
+    loss_fn: Callable[[Any, Any], Any],
+    iters: int = 20,
+    tol: float = 1e-2,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train like ``experiments.compare`` and measure the sharpness along the way, on the same runs.
+
+    Each run of ``conditions`` (``{name: RunConfig}``) and ``seeds`` is trained exactly as
+    ``config.run(seed)`` trains it (same initial weights, same mini-batches, same learning rates),
+    but in pieces: training stops at every step of ``at_steps``, the sharpness of the loss on the
+    fixed batch ``inputs, targets`` is measured (:func:`sharpness`, Lanczos, warm-started from the
+    previous measurement's direction, so a measurement costs a few Hessian-vector products), and
+    training resumes from an exact checkpoint. So the sharpness belongs to the very runs whose
+    losses are reported, not to look-alike runs with other batches. Runs are trained one at a
+    time (a batched seed ensemble would round differently, and at a learning rate near the edge
+    of stability such differences grow into different trajectories).
+
+    ``step`` ``s`` is measured after ``s`` optimizer updates, and ``lr`` is the learning rate of
+    the next update, ``peak_lr x schedule(s)``; ``threshold`` is ``2 / lr`` (infinite at LR 0) and
+    ``unstable`` says ``sharpness > threshold``. A run that diverges is not measured after that.
+
+    Args:
+        conditions: ``{condition name: experiments.RunConfig}``, as for ``experiments.compare``.
+        seeds: the seeds, e.g. ``range(5)``.
+        at_steps: the steps at which to measure, increasing, each in ``0..config.steps``.
+        inputs, targets: the fixed evaluation batch (e.g. the first 256 training rows).
+        loss_fn: ``loss_fn(model(inputs), targets)``, a scalar tensor (e.g. ``F.cross_entropy``).
+        iters: the most Hessian-vector products per measurement (>= 2).
+        tol: the relative change of the estimate at which a measurement stops (> 0).
+
+    Returns:
+        ``(runs, sharpness)``: ``runs`` is the per-step frame ``experiments.compare`` returns for
+        these runs; ``sharpness`` has one row per measurement with columns ``condition, seed,
+        step, lr, sharpness, threshold, unstable``.
+    """
+    from collections.abc import Mapping
+
+    from .experiments import RunConfig, run_seeds
+
+    if not isinstance(conditions, Mapping) or not conditions:
+        raise TypeError(
+            "conditions must be a non-empty dict {condition name: RunConfig}, e.g. "
+            "{'no warmup': config, 'warmup': config.replace(schedule=...)}"
+        )
+    for name, config in conditions.items():
+        if not isinstance(name, str):
+            raise TypeError(f"conditions keys must be strings (condition names), got {name!r}")
+        if not isinstance(config, RunConfig):
+            raise TypeError(
+                f"conditions[{name!r}] must be an experiments.RunConfig, got {type(config).__name__}"
+            )
+    if not callable(loss_fn):
+        raise TypeError(
+            f"loss_fn must be callable as loss_fn(outputs, targets), got {type(loss_fn).__name__}"
+        )
+    iters = check_int("iters", iters, min_value=2)
+    tol = check_float("tol", tol, min_value=0.0, min_open=True)
+    longest = max(config.steps for config in conditions.values())
+    steps = _check_measurement_steps(at_steps, longest)
+
+    import pandas as pd
+
+    rows: list[dict[str, Any]] = []
+    frames = []
+    for name, config in conditions.items():
+        if steps[-1] > config.steps:
+            raise ValueError(
+                f"at_steps goes to step {steps[-1]}, but conditions[{name!r}] trains only "
+                f"{config.steps} steps"
+            )
+
+        def run(seed: int, name: str = name, config: RunConfig = config) -> Any:
+            history, measured = _train_and_measure(
+                config, seed, steps, inputs, targets, loss_fn, iters, tol
+            )
+            rows.extend({"condition": name, "seed": seed, **row} for row in measured)
+            return history
+
+        frames.append(run_seeds(run, seeds, condition=name))
+    table = pd.DataFrame(rows, columns=list(SHARPNESS_COLUMNS))
+    table = table.astype({"seed": int, "step": int, "unstable": bool})
+    return pd.concat(frames, ignore_index=True), table
+
+
+def _check_measurement_steps(at_steps: Any, longest: int) -> list[int]:
+    values = as_array("at_steps", at_steps, "a sequence of steps such as range(0, 301, 10)")
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError("at_steps must be a non-empty, one-dimensional sequence of steps")
+    steps = [
+        check_int(f"at_steps[{i}]", v, min_value=0, max_value=longest)
+        for i, v in enumerate(values.tolist())
+    ]
+    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        raise ValueError(f"at_steps must be strictly increasing, got {steps}")
+    return steps
+
+
+def _train_and_measure(
+    config: Any,
+    seed: int,
+    steps: list[int],
+    inputs: Any,
+    targets: Any,
+    loss_fn: Callable[[Any, Any], Any],
+    iters: int,
+    tol: float,
+) -> tuple[Any, list[dict[str, Any]]]:
+    """One run of ``config``, stopped and resumed exactly at ``steps``, and its measurements."""
+    import os
+    import tempfile
+
+    from .training import train
+
+    model = config.build_model(seed)
+    optimizer = config.build_optimizer(model.parameters())
+    measured: list[dict[str, Any]] = []
+    direction = None
+    history = None
+    done = 0
+    with tempfile.TemporaryDirectory() as folder:
+        checkpoint = os.path.join(folder, "run.pt")
+
+        def resume(stop_at: int | None) -> Any:
+            return train(
+                model,
+                optimizer,
+                config.schedule,
+                config.data,
+                config.steps,
+                seed,
+                checkpoint_path=checkpoint,
+                resume_from=checkpoint if done > 0 else None,
+                stop_at=stop_at,
+                **config.train_kwargs(),
+            )
+
+        for step in steps:
+            if step > done:
+                history = resume(step)
+                done = step
+                if history.diverged:
+                    return history, measured
+            lr = config.peak_lr * (1.0 if config.schedule is None else float(config.schedule(step)))
+            was_training = model.training
+            model.eval()
+            products = _HessianProducts(model, loss_fn, inputs, targets)
+            if direction is None:
+                direction = products.random_vector(seed)
+            value, direction = _lanczos(products, direction, iters, tol)
+            model.train(was_training)
+            measured.append(
+                {
+                    "step": step,
+                    "lr": lr,
+                    "sharpness": value,
+                    "threshold": 2.0 / lr if lr > 0 else math.inf,
+                    "unstable": bool(lr > 0 and value > 2.0 / lr),
+                }
+            )
+        if done < config.steps:
+            history = resume(None)
+    return history, measured

@@ -1,4 +1,4 @@
-"""Experiments over seeds and grids: RunConfig, run_seeds, sweep and batched seed ensembles.
+"""Experiments over seeds and grids: RunConfig, run_seeds, compare, sweep and batched ensembles.
 
 One training run says little about warmup: a run that diverges at one seed trains fine at the
 next. This module runs the same configuration over several seeds and over a grid of peak learning
@@ -10,15 +10,17 @@ rate x warmup length, and turns the results into tidy pandas tables:
   step (``condition, seed, step, lr, train_loss, ..., val_loss, val_accuracy, diverged``).
 * :func:`summarize_runs` / :func:`summarize_seeds` — one row per run / per condition: how many
   seeds diverged, how many succeeded by a :class:`SuccessRule`, final and early losses.
-* :func:`sweep` / :func:`max_stable_lr` — the stability-frontier table of Kalra & Barkeshli 2024,
-  "Why Warmup the Learning Rate? Underlying Mechanisms and Improvements", arXiv 2406.09405:
-  success rate per (peak LR, warmup length); warmup widens the range of peak LRs that train.
-* :func:`train_ensemble` — K seeds of one configuration trained *at once*: the K models' weights
-  are stacked along a leading seed dimension and every layer becomes one batched matrix product.
-  Each member gets exactly the initial weights, mini-batches and learning rates that
-  ``config.run(seed)`` would use, so the K :class:`~warmup_lib.training.History` objects equal the
-  sequential ones up to floating-point rounding. On one CPU core, 8 seeds of a 64-64 MLP train
-  ~4x faster than one after another, of a 256-256 MLP ~2x (``benchmarks/ensemble.py``).
+* :func:`sweep` / :func:`max_stable_lr` — peak LR x warmup length x seeds: the stability-frontier
+  table of Kalra & Barkeshli 2024, "Why Warmup the Learning Rate? Underlying Mechanisms and
+  Improvements", arXiv 2406.09405 (success rate per cell), and the learning-rate sensitivity
+  table (final validation loss per cell; ``warmup_lib.plotting.plot_lr_sensitivity``).
+* :func:`train_ensemble` — many runs trained *at once*: K seeds of one configuration, or of
+  several configurations that differ only in peak LR and schedule. The K models are stacked
+  into one (:mod:`warmup_lib.ensemble`) and trained by the same loop as
+  :func:`~warmup_lib.training.train`; each member gets exactly the initial weights,
+  mini-batches and learning rates its own ``config.run(seed)`` would use, so the Histories equal
+  the sequential ones up to floating-point rounding. :func:`run_seeds`, :func:`compare` and
+  :func:`sweep` use it automatically for MLPs and the tiny transformer.
 """
 
 from __future__ import annotations
@@ -34,24 +36,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import runtime
 from ._validation import check_bool, check_choice, check_float, check_int
-from .losses import focal_loss, pos_weight_from_labels
-from .schedules import LinearWarmup, Schedule
+from .ensemble import NotStackable, check_stackable, stack_models
+from .schedules import LinearWarmup, Schedule, with_warmup
 from .torch_adapter import ScheduleLR
 from .training import (
-    LOSSES,
+    DivergenceRule,
     History,
-    _BatchOrder,
-    _check_data,
-    _make_criterion,
-    _metrics,
-    _optimizer_hparams,
-    _schedule_config,
-    train,
+    StackedBatchOrder,
+    StepRecorder,
+    TrainSettings,
+    progress_bar,
+    run_steps,
+    run_training,
 )
 
 if TYPE_CHECKING:  # pandas is imported lazily, as in training.py
@@ -59,6 +59,7 @@ if TYPE_CHECKING:  # pandas is imported lazily, as in training.py
 
 __all__ = [
     "OPTIMIZERS",
+    "MAX_STACKED_MEMBERS",
     "RunConfig",
     "SuccessRule",
     "compare",
@@ -84,19 +85,27 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adagrad": torch.optim.Adagrad,
 }
 
+#: Most runs :func:`run_seeds`, :func:`compare` and :func:`sweep` stack into one batched
+#: ensemble; more are trained in several such groups. 20 transformers of the series' size hold
+#: ~0.3 GB of weights, optimizer state and activations, and batching more members per group
+#: gains little on one core (``python benchmarks/run.py`` measures K = 10, 20, 40).
+MAX_STACKED_MEMBERS = 20
+
 # These optimizers update every weight from that weight's own gradient and state only (plus
-# shared step counters). On weights stacked along a seed dimension, one such optimizer is
-# therefore exactly K independent optimizers. Global-norm gradient clipping is NOT elementwise,
-# which is why train_ensemble clips each member by its own norm.
+# shared step counters), and their update is proportional to the learning rate given that
+# state. On weights stacked along a member axis, one such optimizer is therefore exactly K
+# independent optimizers, at K learning rates if each member's update is rescaled. Global-norm
+# gradient clipping is NOT elementwise, which is why the stacked network clips each member by
+# its own norm.
 _ELEMENTWISE = frozenset(OPTIMIZERS.values())
 # torch's single-kernel ("fused") CPU implementations: ~10x faster than the default loop here.
 _FUSED = frozenset({torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW, torch.optim.Adagrad})
+# RunConfig fields that may differ between the members of one batched ensemble.
+_PER_MEMBER_FIELDS = ("peak_lr", "schedule")
 
 # Keys of the per-step frame that identify a run rather than measure it.
 _KEY_COLUMNS = ("condition", "peak_lr", "warmup_steps")
-_STEP_MEASURES = ("step", "epoch", "lr", "train_loss", "grad_norm", "update_ratio")
 _LAST_STEPS_FOR_TRAIN_LOSS = 10  # final_train_loss averages this many steps: one batch is noisy
-_CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ divides by (norm + 1e-6)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -157,6 +166,18 @@ def _factory_call(factory: Callable[..., Any]) -> Callable[[int], Any]:
     return lambda seed: factory(seed)
 
 
+def _optimizer_class(optimizer: Any) -> type[torch.optim.Optimizer]:
+    if isinstance(optimizer, str):
+        check_choice("optimizer", optimizer.lower(), OPTIMIZERS)
+        return OPTIMIZERS[optimizer.lower()]
+    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
+        return optimizer
+    raise TypeError(
+        f"optimizer must be a name ({', '.join(map(repr, OPTIMIZERS))}) or a torch.optim.Optimizer "
+        f"class such as torch.optim.SGD, got {optimizer!r}"
+    )
+
+
 # ----------------------------------------------------------------------------------------------
 # The declarative run
 
@@ -166,10 +187,13 @@ class RunConfig:
     """Everything that defines one training run except the seed; ``config.run(seed)`` trains it.
 
     A run with seed ``s`` builds ``model(seed=s)``, the optimizer ``OPTIMIZERS[optimizer](params,
-    lr=peak_lr, **optimizer_kwargs)`` and calls :func:`warmup_lib.training.train` with the other
-    fields (LR at step k = ``peak_lr x schedule(k)``). Being plain data, a config can also be
-    trained for several seeds at once (:func:`train_ensemble`), which :func:`run_seeds` and
-    :func:`sweep` do automatically when the model is an MLP.
+    lr=peak_lr, **optimizer_kwargs)`` and trains it with :func:`warmup_lib.training.train`'s
+    loop and the other fields (LR at step k = ``peak_lr x schedule(k)``). The training
+    settings (``data`` ... ``threads``) are validated once, into ``config.settings`` (a
+    :class:`~warmup_lib.training.TrainSettings`), which every run of the config uses. Being
+    plain data, a config can also be trained for several seeds at once (:func:`train_ensemble`),
+    which :func:`run_seeds`, :func:`compare` and :func:`sweep` do automatically when the model
+    allows it.
 
     Example::
 
@@ -193,7 +217,7 @@ class RunConfig:
         ``{"betas": (0.9, 0.98)}``; not ``lr`` (that is ``peak_lr``).
     schedule: a warmup_lib ``Schedule`` or ``None`` (constant LR).
     batch_size, eval_every, loss, pos_weight, focal_alpha, focal_gamma, grad_clip,
-    divergence_factor, threads: passed to :func:`~warmup_lib.training.train` unchanged.
+    divergence_factor, threads: as the arguments of :func:`~warmup_lib.training.train`.
     """
 
     model: Callable[..., nn.Module]
@@ -222,8 +246,12 @@ class RunConfig:
                 "(an already-built model cannot give each seed its own initial weights)"
             )
         _factory_call(self.model)  # fail now, not at the first run, on an unusable signature
-        _check_data(self.data)
-        set_(self, "steps", check_int("steps", self.steps, min_value=1))
+        settings = TrainSettings(
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(TrainSettings)}
+        )
+        set_(self, "_settings", settings)
+        for f in dataclasses.fields(TrainSettings):  # the normalised values (100.0 -> 100)
+            set_(self, f.name, getattr(settings, f.name))
         _optimizer_class(self.optimizer)
         set_(self, "peak_lr", check_float("peak_lr", self.peak_lr, min_value=0.0, min_open=True))
         if not isinstance(self.optimizer_kwargs, Mapping):
@@ -253,41 +281,13 @@ class RunConfig:
                 f"constant LR, got {type(self.schedule).__name__}; a torch LRScheduler is tied to "
                 "one optimizer, so a config that builds a fresh optimizer per seed cannot hold one"
             )
-        n_train = len(self.data.X_train)
-        if self.batch_size is not None:
-            set_(
-                self,
-                "batch_size",
-                check_int("batch_size", self.batch_size, min_value=1, max_value=n_train),
-            )
-        set_(self, "eval_every", check_int("eval_every", self.eval_every, min_value=1))
-        if not callable(self.loss):
-            if not isinstance(self.loss, str):
-                raise TypeError(
-                    f"loss must be one of {', '.join(map(repr, LOSSES))} or a callable, got {self.loss!r}"
-                )
-            check_choice("loss", self.loss, LOSSES)
-        if self.grad_clip is not None:
-            set_(
-                self,
-                "grad_clip",
-                check_float("grad_clip", self.grad_clip, min_value=0.0, min_open=True),
-            )
-        if self.divergence_factor is not None:
-            set_(
-                self,
-                "divergence_factor",
-                check_float(
-                    "divergence_factor", self.divergence_factor, min_value=1.0, min_open=True
-                ),
-            )
-        if self.threads is not None:
-            set_(self, "threads", check_int("threads", self.threads, min_value=1))
-        # The loss arguments (pos_weight, focal_*) are checked against the task by the trainer's
-        # own rules, so a bad combination fails here and not at the first seed.
-        _criterion(self)
 
     # -- building and running -------------------------------------------------------------------
+
+    @property
+    def settings(self) -> TrainSettings:
+        """The validated training settings every run of this config uses (data ... threads)."""
+        return self._settings  # type: ignore[attr-defined]
 
     @property
     def optimizer_class(self) -> type[torch.optim.Optimizer]:
@@ -296,11 +296,12 @@ class RunConfig:
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with some fields changed, e.g. ``config.replace(peak_lr=0.1, schedule=None)``."""
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        names = [f.name for f in dataclasses.fields(self)]
+        unknown = set(changes) - set(names)
         if unknown:
-            names = ", ".join(f.name for f in dataclasses.fields(self))
             raise TypeError(
-                f"replace() got unknown field(s) {sorted(unknown)}; RunConfig fields are: {names}"
+                f"replace() got unknown field(s) {sorted(unknown)}; RunConfig fields are: "
+                f"{', '.join(names)}"
             )
         return dataclasses.replace(self, **changes)
 
@@ -325,15 +326,9 @@ class RunConfig:
     def train_kwargs(self) -> dict[str, Any]:
         """The keyword arguments this config passes to :func:`~warmup_lib.training.train`."""
         return {
-            "batch_size": self.batch_size,
-            "eval_every": self.eval_every,
-            "loss": self.loss,
-            "pos_weight": self.pos_weight,
-            "focal_alpha": self.focal_alpha,
-            "focal_gamma": self.focal_gamma,
-            "grad_clip": self.grad_clip,
-            "divergence_factor": self.divergence_factor,
-            "threads": self.threads,
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(TrainSettings)
+            if f.name not in ("data", "steps")
         }
 
     def run(self, seed: int = 0, *, progress: bool = False) -> History:
@@ -344,17 +339,27 @@ class RunConfig:
         """Like :meth:`run`, but also return the trained model (to score other data with it)."""
         model = self.build_model(seed)
         optimizer = self.build_optimizer(model.parameters())
-        history = train(
-            model,
-            optimizer,
-            self.schedule,
-            self.data,
-            self.steps,
-            seed,
-            progress=progress,
-            **self.train_kwargs(),
+        history = run_training(
+            model, optimizer, self.schedule, self.settings, seed, progress=progress
         )
         return model, history
+
+    def differs_from(self, other: RunConfig) -> list[str]:
+        """The fields, other than peak LR and schedule, in which ``other`` differs from this
+        config: an empty list means the two can train in one batched ensemble."""
+        out = []
+        for f in dataclasses.fields(self):
+            if f.name in _PER_MEMBER_FIELDS:
+                continue
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if mine is theirs:
+                continue
+            comparable = not (
+                callable(mine) or isinstance(mine, torch.Tensor) or f.name == "data"
+            )
+            if not comparable or mine != theirs:
+                out.append(f.name)
+        return out
 
     def __repr__(self) -> str:
         schedule = "None" if self.schedule is None else type(self.schedule).__name__
@@ -366,263 +371,67 @@ class RunConfig:
         )
 
 
-def _optimizer_class(optimizer: Any) -> type[torch.optim.Optimizer]:
-    if isinstance(optimizer, str):
-        check_choice("optimizer", optimizer.lower(), OPTIMIZERS)
-        return OPTIMIZERS[optimizer.lower()]
-    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
-        return optimizer
-    raise TypeError(
-        f"optimizer must be a name ({', '.join(map(repr, OPTIMIZERS))}) or a torch.optim.Optimizer "
-        f"class such as torch.optim.SGD, got {optimizer!r}"
-    )
-
-
-def _criterion(config: RunConfig) -> tuple[str, Callable, float | None]:
-    """The trainer's loss name and function for ``config``, and the resolved ``pos_weight``."""
-    pos_weight = config.pos_weight
-    if isinstance(pos_weight, str):
-        check_choice("pos_weight", pos_weight, ("balanced",))
-        if config.data.task != "binary":
-            raise ValueError(
-                f"pos_weight='balanced' needs a binary task; data.task is {config.data.task!r}"
-            )
-        pos_weight = pos_weight_from_labels(config.data.y_train)
-    elif pos_weight is not None:
-        pos_weight = check_float("pos_weight", pos_weight, min_value=0.0, min_open=True)
-    alpha = config.focal_alpha
-    if alpha is not None:
-        alpha = check_float("focal_alpha", alpha, min_value=0.0, max_value=1.0)
-    gamma = check_float("focal_gamma", config.focal_gamma, min_value=0.0)
-    name, criterion = _make_criterion(config.loss, config.data.task, pos_weight, alpha, gamma)
-    return name, criterion, pos_weight
-
-
 # ----------------------------------------------------------------------------------------------
 # The batched ensemble
 
 
-class _Unsupported(Exception):
-    """The configuration cannot be trained as a batched ensemble; the message says why."""
+class _MemberRates:
+    """Learning rates of a batched ensemble: member k follows its own ``peak_lr x schedule``.
 
+    Each distinct (peak LR, schedule) is driven by a genuine :class:`ScheduleLR` on a stand-in
+    optimizer, so every member's LR is computed exactly as its sequential run computes it. With
+    one distinct LR the stacked optimizer simply runs at it; with several it runs at the
+    largest and :meth:`scales` rescales each member's update by ``lr_k / lr_max``.
+    """
 
-_ACTIVATIONS = (
-    nn.ReLU,
-    nn.GELU,
-    nn.Tanh,
-    nn.SiLU,
-    nn.LeakyReLU,
-    nn.Sigmoid,
-    nn.Identity,
-    nn.ELU,
-    nn.Softplus,
-)
+    def __init__(self, optimizer: torch.optim.Optimizer, configs: Sequence[RunConfig]) -> None:
+        self.optimizer = optimizer
+        sources: list[tuple[float, Schedule | None]] = []
+        self.source_of: list[int] = []
+        for config in configs:
+            key = (config.peak_lr, config.schedule)
+            if key not in sources:
+                sources.append(key)
+            self.source_of.append(sources.index(key))
+        self.drivers = []
+        for peak_lr, schedule in sources:
+            stand_in = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=peak_lr)
+            scheduler = None if schedule is None else ScheduleLR(stand_in, schedule)
+            self.drivers.append((stand_in, scheduler))
+        self._scales: torch.Tensor | None = None
 
-
-def _layers_of(model: nn.Module) -> tuple[list[nn.Module], bool]:
-    """The flat layer list of an MLP-like model and whether its output is squeezed to ``(batch,)``."""
-    from .models import FraudClassifier
-
-    squeeze = False
-    if isinstance(model, FraudClassifier) and type(model).forward is FraudClassifier.forward:
-        model, squeeze = model.net, True
-    if type(model).forward is not nn.Sequential.forward:
-        raise _Unsupported(
-            f"only nn.Sequential models (MLP, FraudClassifier) are batched; {type(model).__name__} "
-            "has its own forward(), so its seeds train one after another"
+    def current(self) -> float | list[float]:
+        lrs = [float(stand_in.param_groups[0]["lr"]) for stand_in, _ in self.drivers]
+        used = sorted(set(self.source_of))
+        if len(used) == 1:
+            self._scales = None
+            lr = lrs[used[0]]
+            self.optimizer.param_groups[0]["lr"] = lr
+            return lr
+        per_member = [lrs[source] for source in self.source_of]
+        reference = max(per_member)
+        self.optimizer.param_groups[0]["lr"] = reference
+        self._scales = torch.tensor(
+            [lr / reference if reference > 0 else 0.0 for lr in per_member]
         )
-    if any(not p.requires_grad for p in model.parameters()):
-        raise _Unsupported("models with frozen parameters (requires_grad=False) are not batched")
-    layers = list(model)
-    for layer in layers:
-        if isinstance(layer, nn.Linear) or isinstance(layer, _ACTIVATIONS):
-            continue
-        if isinstance(layer, nn.LayerNorm) and len(layer.normalized_shape) == 1:
-            continue
-        raise _Unsupported(
-            f"layer {layer!r} is not batched (supported: Linear, LayerNorm and elementwise "
-            "activations; BatchNorm keeps running statistics per model)"
-        )
-    return layers, squeeze
+        return per_member
 
+    def scales(self) -> torch.Tensor | None:
+        return self._scales
 
-class _EnsembleNet:
-    """K models of identical architecture, trained as one.
+    def step(self) -> None:
+        for stand_in, scheduler in self.drivers:
+            stand_in.step()  # no gradients: changes nothing, but lets the scheduler step cleanly
+            if scheduler is not None:
+                scheduler.step()
 
-    All weights of member k live in row k of a single ``(K, n_parameters)`` leaf tensor
-    (``params[0]``), so per-member norms, the snapshot for the update ratio and the optimizer
-    step are each one operation on one tensor. The layers read reshaped views of it; Linear
-    weights are viewed as ``(K, in, out)`` (transposed), so a layer is ``x @ W + b`` in one
-    batched matrix product. Norms and elementwise optimizers do not care about the layout.
-    """
-
-    def __init__(self, models: Sequence[nn.Module]) -> None:
-        structures = [_layers_of(m) for m in models]
-        layers, self.squeeze = structures[0]
-
-        def shapes(layer_list: list[nn.Module]) -> list[tuple[Any, ...]]:
-            return [
-                (type(layer), tuple(p.shape for p in layer.parameters())) for layer in layer_list
-            ]
-
-        reference = shapes(layers)
-        for seed_index, (other, squeeze) in enumerate(structures[1:], start=1):
-            if squeeze != self.squeeze or shapes(other) != reference:
-                raise ValueError(
-                    f"model must build the same architecture for every seed; member {seed_index} differs from member 0"
-                )
-        self.ops: list[tuple[str, Any]] = []
-        blocks: list[torch.Tensor] = []
-
-        def stacked(tensors: list[torch.Tensor]) -> int:
-            """Stack one parameter of every member; return its position among the views."""
-            blocks.append(torch.stack([t.detach() for t in tensors]))
-            return len(blocks) - 1
-
-        per_model = [layer_list for layer_list, _ in structures]
-        for position, layer in enumerate(layers):
-            same = [layer_list[position] for layer_list in per_model]
-            if isinstance(layer, nn.Linear):
-                weight = stacked([m.weight.t() for m in same])
-                bias = stacked([m.bias for m in same]) if layer.bias is not None else None
-                self.ops.append(("linear", (weight, bias)))
-            elif isinstance(layer, nn.LayerNorm):
-                weight = stacked([m.weight for m in same]) if layer.weight is not None else None
-                bias = stacked([m.bias for m in same]) if layer.bias is not None else None
-                self.ops.append(("layer_norm", (layer.normalized_shape, weight, bias, layer.eps)))
-            else:
-                self.ops.append(("activation", layer))
-        if not blocks:
-            raise _Unsupported("the model has no parameters to train")
-        members = len(models)
-        self.shapes = [tuple(block.shape[1:]) for block in blocks]
-        self.sizes = [block[0].numel() for block in blocks]
-        flat = torch.cat([block.reshape(members, -1) for block in blocks], dim=1)
-        self.params: list[torch.Tensor] = [flat.contiguous().requires_grad_()]
-
-    @property
-    def members(self) -> int:
-        return self.params[0].shape[0]
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Outputs ``(K, batch, out)`` for member inputs ``(K, batch, in)`` or a shared ``(batch, in)``."""
-        members = self.members
-        views = [
-            piece.view(members, *shape)
-            for piece, shape in zip(
-                torch.split(self.params[0], self.sizes, dim=1), self.shapes, strict=True
-            )
-        ]
-        for kind, args in self.ops:
-            if kind == "linear":
-                weight, bias = args
-                x = torch.matmul(
-                    x, views[weight]
-                )  # (K,B,in)@(K,in,out); a shared (B,in) broadcasts
-                if bias is not None:
-                    x = x + views[bias].unsqueeze(1)
-            elif kind == "layer_norm":
-                shape, weight, bias, eps = args
-                x = F.layer_norm(x, shape, None, None, eps)
-                if weight is not None:
-                    x = x * views[weight].unsqueeze(1)
-                if bias is not None:
-                    x = x + views[bias].unsqueeze(1)
-            else:
-                x = args(x)
-        return x.squeeze(-1) if self.squeeze else x
-
-    def keep(self, keep: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        """Drop the members where ``keep`` is False from the weights and the optimizer state.
-
-        The kept rows become new leaf tensors (autograd remembers a leaf's shape, so shrinking
-        one in place is not allowed) that replace the old ones in the optimizer.
-        """
-        members = self.members
-        replaced = {}
-        with torch.no_grad():
-            for i, param in enumerate(self.params):
-                new = param.detach()[keep].clone().requires_grad_()
-                state = optimizer.state.pop(param, None)
-                if state is not None:
-                    optimizer.state[new] = {
-                        key: value[keep].clone()
-                        if isinstance(value, torch.Tensor)
-                        and value.dim() >= 1
-                        and value.shape[0] == members
-                        else value
-                        for key, value in state.items()
-                    }
-                replaced[id(param)] = new
-                self.params[i] = new
-        for group in optimizer.param_groups:
-            group["params"] = [replaced.get(id(p), p) for p in group["params"]]
-
-
-def _member_norms(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
-    """L2 norm over all of a member's tensors, per member: ``sqrt(sum_p ||t_p[k]||^2)``, shape ``(K,)``.
-
-    Same structure as ``torch.nn.utils.get_total_norm`` (norm of the per-tensor norms) so the
-    numbers match the sequential trainer's to rounding.
-    """
-    if len(tensors) == 1:  # the ensemble keeps all weights in one tensor: one reduction
-        return torch.linalg.vector_norm(tensors[0].reshape(tensors[0].shape[0], -1), dim=1)
-    per_tensor = [torch.linalg.vector_norm(t.reshape(t.shape[0], -1), dim=1) for t in tensors]
-    return torch.linalg.vector_norm(torch.stack(per_tensor), dim=0)
-
-
-def _member_loss(config: RunConfig, loss_name: str, pos_weight: float | None) -> Callable:
-    """Per-member mean loss ``(K,)`` from outputs ``(K, batch, ...)`` and targets ``(K, batch)``.
-
-    Mirrors the trainer's criterion with ``reduction="none"`` and a mean per member; the sum of
-    these K numbers has the K members' gradients as its gradient (the members share nothing).
-    """
-    task = config.data.task
-
-    def squeeze(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        if outputs.dim() == targets.dim() + 1 and outputs.shape[-1] == 1:
-            return outputs.squeeze(-1)
-        return outputs
-
-    if loss_name == "cross_entropy" and task == "multiclass":
-
-        def member_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-            k, batch, classes = outputs.shape
-            flat = F.cross_entropy(
-                outputs.reshape(k * batch, classes), targets.reshape(-1), reduction="none"
-            )
-            return flat.view(k, batch).mean(dim=1)
-    elif loss_name == "bce":
-        weight = None if pos_weight is None else torch.tensor(pos_weight)
-
-        def member_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-            logits = squeeze(outputs, targets)
-            per_row = F.binary_cross_entropy_with_logits(
-                logits, targets, pos_weight=weight, reduction="none"
-            )
-            return per_row.mean(dim=1)
-    elif loss_name == "focal":
-
-        def member_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-            logits = squeeze(outputs, targets)
-            per_row = focal_loss(
-                logits,
-                targets,
-                alpha=config.focal_alpha,
-                gamma=config.focal_gamma,
-                reduction="none",
-            )
-            return per_row.mean(dim=1)
-    else:  # pragma: no cover - _ensemble_blocker rules these out first
-        raise _Unsupported(f"loss {loss_name!r} on task {task!r} is not batched")
-    return member_loss
+    def keep(self, keep: list[bool]) -> None:
+        self.source_of = [s for s, kept in zip(self.source_of, keep, strict=True) if kept]
 
 
 def _ensemble_blocker(config: RunConfig, seed: int | None = None) -> str | None:
     """Why ``config`` cannot run as a batched ensemble, or ``None`` if it can."""
-    if config.data.task == "language":
-        return "language models (the transformer) are trained one seed at a time"
-    if callable(config.loss):
+    if not config.settings.criterion.batched:
         return "a custom loss function is not batched; use loss='auto', 'bce' or 'focal'"
     if config.optimizer_class not in _ELEMENTWISE:
         return (
@@ -631,347 +440,126 @@ def _ensemble_blocker(config: RunConfig, seed: int | None = None) -> str | None:
         )
     if seed is not None:
         try:
-            _layers_of(config.build_model(seed))
-        except _Unsupported as reason:
+            check_stackable(config.build_model(seed))
+        except NotStackable as reason:
             return str(reason)
     return None
 
 
-class _EnsembleOrder:
-    """The mini-batch order of ``train(..., seed=s)`` for several seeds at once.
-
-    Each member keeps the trainer's own ``_BatchOrder`` (same generator, same seed), so its
-    permutations are exactly the ones ``train`` draws. All members start a new epoch at the
-    same steps (same data size and batch size): one permutation per member per epoch, then each
-    step reads one ``(K, batch)`` slice without any per-member work.
-    """
-
-    def __init__(self, n_rows: int, batch_size: int | None, seeds: Sequence[int]) -> None:
-        self.orders = [_BatchOrder(n_rows, batch_size, seed) for seed in seeds]
-        self.n_rows, self.batch_size = n_rows, batch_size
-        self.permutations: torch.Tensor | None = None
-        self.position = 0
-        self.epoch = -1
-
-    def next(self) -> tuple[torch.Tensor | None, int]:
-        if self.batch_size is None:
-            self.epoch += 1
-            return None, self.epoch
-        if self.permutations is None or self.position + self.batch_size > self.n_rows:
-            for order in self.orders:
-                order.position = self.n_rows  # this epoch is used up: make it draw the next one
-                order.next()
-            self.permutations = torch.stack([order.permutation for order in self.orders])
-            self.epoch = self.orders[0].epoch
-            self.position = 0
-        index = self.permutations[:, self.position : self.position + self.batch_size]
-        self.position += self.batch_size
-        return index, self.epoch
-
-    def keep(self, keep: list[bool]) -> None:
-        self.orders = [order for order, kept in zip(self.orders, keep, strict=True) if kept]
-        if self.permutations is not None:
-            self.permutations = self.permutations[torch.tensor(keep)]
-
-
-def _train_config(
-    config: RunConfig, seed: int, model: nn.Module, loss_name: str, pos_weight: float | None
-) -> dict[str, Any]:
-    """The ``History.config`` that ``train`` writes for this run (kept key for key identical)."""
-    optimizer = config.build_optimizer(model.parameters())
-    group = optimizer.param_groups[0]
-    return {
-        "seed": seed,
-        "steps": config.steps,
-        "batch_size": config.batch_size,
-        "eval_every": config.eval_every,
-        "data": str(config.data.name),
-        "task": config.data.task,
-        "n_train": len(config.data.X_train),
-        "n_val": len(config.data.X_val),
-        "model": type(model).__name__,
-        "n_parameters": sum(p.numel() for p in model.parameters()),
-        "optimizer": type(optimizer).__name__,
-        "optimizer_hparams": _optimizer_hparams(optimizer),
-        "peak_lr": float(group.get("initial_lr", group["lr"])),
-        "schedule": _schedule_config(config.schedule),
-        "loss": loss_name,
-        "pos_weight": pos_weight,
-        "focal_alpha": config.focal_alpha if loss_name == "focal" else None,
-        "focal_gamma": config.focal_gamma if loss_name == "focal" else None,
-        "grad_clip": config.grad_clip,
-        "divergence_factor": config.divergence_factor,
-        "threads": config.threads,
-    }
+def _check_configs(config: Any) -> list[RunConfig]:
+    configs = [config] if isinstance(config, RunConfig) else config
+    if isinstance(configs, (str, bytes, Mapping)) or not isinstance(configs, Sequence):
+        raise TypeError(
+            f"config must be a RunConfig or a list of RunConfigs, got {type(config).__name__}"
+        )
+    if not configs:
+        raise ValueError("config must hold at least one RunConfig, got an empty list")
+    for i, item in enumerate(configs):
+        if not isinstance(item, RunConfig):
+            raise TypeError(f"config[{i}] must be a RunConfig, got {type(item).__name__}")
+        differ = configs[0].differs_from(item)
+        if differ:
+            raise ValueError(
+                f"config[{i}] differs from config[0] in {', '.join(differ)}; the runs of one "
+                f"batched ensemble may differ only in {' and '.join(_PER_MEMBER_FIELDS)} "
+                "(give every config the same model function, data and settings)"
+            )
+    return list(configs)
 
 
 def train_ensemble(
-    config: RunConfig, seeds: Iterable[int], *, progress: bool = False
+    config: RunConfig | Sequence[RunConfig], seeds: Iterable[int], *, progress: bool = False
 ) -> list[History]:
-    """Train ``config`` for every seed in ``seeds`` at once; return one History per seed, in order.
+    """Train every seed of ``config`` (or of each config in a list) at once; one History per run.
 
-    The K models' weights are stacked along a leading seed dimension, so each layer is one
-    batched product ``(K, batch, in) @ (K, in, out)`` and one optimizer updates all members.
-    Nothing is shared between members:
+    ``config`` is a :class:`RunConfig` or a list of them that differ only in ``peak_lr`` and
+    ``schedule`` (e.g. a peak-LR grid with and without warmup). The runs are every config with
+    every seed, returned config by config: ``[c0 s0, c0 s1, ..., c1 s0, ...]``.
 
-    * initial weights: member k starts from ``config.model(seed=seeds[k])``;
-    * data order: member k draws exactly the mini-batches ``train(..., seed=seeds[k])`` draws;
-    * learning rate: the same ``peak_lr x schedule(step)`` for every member, as in ``train``;
-    * optimizer: SGD, Adam, AdamW, ... update each weight from its own gradient and state, so
-      one optimizer over the stacked weights *is* K independent optimizers. Gradient clipping
-      (``grad_clip``) is done per member, with each member's own global norm;
+    The K models are stacked into one (:func:`warmup_lib.ensemble.stack_models`): each layer is
+    one batched product over the members, one optimizer updates all of them, and the loop is
+    the one :func:`~warmup_lib.training.train` runs. Nothing is shared between members:
+
+    * initial weights: run k starts from ``config.model(seed=s)``;
+    * data order: run k draws exactly the mini-batches ``train(..., seed=s)`` draws;
+    * learning rate: each run's own ``peak_lr x schedule(step)``. With several distinct LRs the
+      optimizer steps at the largest and each member's update is scaled by its own LR over it,
+      exact for torch's elementwise optimizers (SGD, Adam, AdamW, RAdam...), whose update is
+      proportional to the LR given the gradients;
+    * gradient clipping (``grad_clip``) is done per member, with each member's own global norm;
     * divergence: a member whose loss is not finite or exceeds ``divergence_factor`` x its own
       first loss is recorded exactly as ``train`` records it (that step, no update, one final
       evaluation) and removed; the others carry on unchanged.
 
-    The result equals ``[config.run(s) for s in seeds]`` up to floating-point rounding (the
-    batched kernels add in a different order; ~1e-6 on the losses of a stable run). At a peak
-    LR on the edge of stability, training amplifies any perturbation, rounding included, so
-    there single curves can drift apart after a few dozen steps while the seed statistics do
-    not. ``History.seconds`` is the ensemble's wall time divided by K.
+    The result equals ``[c.run(s) for c in configs for s in seeds]`` up to floating-point
+    rounding (batched kernels add in another order: ~1e-6 on the losses of a stable run). At a
+    peak LR on the edge of stability, training amplifies any perturbation, rounding included,
+    so there single curves can drift apart after a few dozen steps while the seed statistics
+    do not. ``History.seconds`` is the ensemble's wall time divided by the number of runs.
 
-    Why it is faster: a sequential step of a small MLP spends most of its time on fixed costs
-    (Python, launching many small operations, one optimizer loop per tensor, reading the loss
-    back), which the ensemble pays once for all K members. The matrix products themselves cost
-    the same batched or not, so the gain shrinks as the model grows: ~4x for 8 seeds of a
-    64-64 MLP on digits, ~2x for 256-256 (``python benchmarks/ensemble.py``).
-
-    Supported: ``nn.Sequential`` models of Linear, LayerNorm and elementwise activations
-    (:class:`~warmup_lib.models.MLP`, :class:`~warmup_lib.models.FraudClassifier`) on
-    multiclass or binary data. The transformer is not batched (:func:`run_seeds` trains its
-    seeds one after another).
+    Supported models: MLPs and other ``nn.Sequential`` stacks of Linear, LayerNorm and
+    elementwise activations, :class:`~warmup_lib.models.FraudClassifier`, and
+    :class:`~warmup_lib.models.TinyTransformerLM` without dropout; losses ``"auto"``,
+    ``"cross_entropy"``, ``"bce"``, ``"focal"``; the optimizers in :data:`OPTIMIZERS`.
     """
-    if not isinstance(config, RunConfig):
-        raise TypeError(f"config must be a RunConfig, got {type(config).__name__}")
+    configs = _check_configs(config)
     seeds = _check_seeds(seeds)
     check_bool("progress", progress)
-    reason = _ensemble_blocker(config)
+    reason = _ensemble_blocker(configs[0])
     if reason is not None:
         raise ValueError(f"config cannot be trained as a batched ensemble: {reason}")
-    models = [config.build_model(seed) for seed in seeds]
+    return _train_stacked([(c, s) for c in configs for s in seeds], progress)
+
+
+def _train_stacked(runs: list[tuple[RunConfig, int]], progress: bool) -> list[History]:
+    """The (config, seed) runs, all batchable together, trained as one stacked network."""
+    first = runs[0][0]
+    settings = first.settings
+    models = [config.build_model(seed) for config, seed in runs]
     try:
-        net = _EnsembleNet(models)
-    except _Unsupported as error:
+        net = stack_models(models, settings.criterion)  # type: ignore[attr-defined]
+    except NotStackable as error:
         raise ValueError(f"config cannot be trained as a batched ensemble: {error}") from None
-    loss_name, criterion, pos_weight = _criterion(config)
-    configs = [
-        _train_config(config, s, m, loss_name, pos_weight)
-        for s, m in zip(seeds, models, strict=True)
+    histories = [
+        History(
+            config=settings.history_config(
+                seed, model, config.build_optimizer(model.parameters()), config.schedule
+            ),
+            status="running",
+        )
+        for (config, seed), model in zip(runs, models, strict=True)
     ]
     del models
-    with runtime.threads(config.threads):
-        records = _EnsembleTrainer(config, net, seeds, loss_name, criterion, pos_weight).run(
-            progress
-        )
-    return [History(config=cfg, **record) for cfg, record in zip(configs, records, strict=True)]
-
-
-class _EnsembleTrainer:
-    """The training loop of :func:`train_ensemble` (kept in one place, step by step like ``train``)."""
-
-    def __init__(
-        self,
-        config: RunConfig,
-        net: _EnsembleNet,
-        seeds: list[int],
-        loss_name: str,
-        criterion: Callable,
-        pos_weight: float | None,
-    ) -> None:
-        self.config, self.net, self.criterion = config, net, criterion
-        self.member_loss = _member_loss(config, loss_name, pos_weight)
-        overrides: dict[str, Any] = {}
-        if config.optimizer_class in _FUSED:
-            overrides = {"fused": True, "foreach": None}
-        try:
-            self.optimizer = config.build_optimizer(net.params, **overrides)
-        except (RuntimeError, TypeError, ValueError):  # an older torch without fused CPU kernels
-            self.optimizer = config.build_optimizer(net.params)
-        self.scheduler = (
-            None if config.schedule is None else ScheduleLR(self.optimizer, config.schedule)
-        )
-        data = config.data
-        self.order = _EnsembleOrder(len(data.X_train), config.batch_size, seeds)
-        self.active = list(range(len(seeds)))  # original member index of each stacked row
-        self.records: list[dict[str, Any]] = [
-            {
-                "step": [],
-                "epoch": [],
-                "lr": [],
-                "train_loss": [],
-                "grad_norm": [],
-                "update_ratio": [],
-                "eval_step": [],
-                "val_loss": [],
-                "val_metrics": {},
-                "status": "running",
-                "diverged_at": None,
-            }
-            for _ in seeds
-        ]
-        # Per-step numbers stay tensors until the end (or a divergence): no Python per member per step.
-        self.pending: list[tuple[int, int, float, torch.Tensor]] = []
-        self.initial_loss: torch.Tensor | None = None
-
-    # -- bookkeeping ----------------------------------------------------------------------------
-
-    def flush(self) -> None:
-        """Move the pending per-step tensors into the members' plain-Python records."""
-        if not self.pending:
-            return
-        values = torch.stack([stats for *_, stats in self.pending]).tolist()  # (steps, 3, K)
-        for (step, epoch, lr, _), (losses, grads, ratios) in zip(self.pending, values, strict=True):
-            for row, member in enumerate(self.active):
-                record = self.records[member]
-                record["step"].append(step)
-                record["epoch"].append(epoch)
-                record["lr"].append(lr)
-                record["train_loss"].append(losses[row])
-                record["grad_norm"].append(grads[row])
-                record["update_ratio"].append(ratios[row])
-        self.pending = []
-
-    def evaluate(self, step: int, rows: list[int]) -> None:
-        """Evaluate the stacked members at ``rows`` on the validation split, as ``train`` does."""
-        data = self.config.data
-        with torch.no_grad():
-            X, y = data.X_val, data.y_val
-            outputs = torch.cat([self.net(X[i : i + 4096]) for i in range(0, len(X), 4096)], dim=1)
-            outputs = outputs[rows]
-            if data.task == "multiclass":
-                k, n, classes = outputs.shape
-                losses = F.cross_entropy(
-                    outputs.reshape(k * n, classes), y.repeat(k), reduction="none"
-                )
-                val_losses = losses.view(k, n).mean(dim=1).tolist()
-                finite = torch.isfinite(outputs.reshape(k, -1)).all(dim=1).tolist()
-                # accuracy_score is (number right) / n; the integer count makes it identical
-                correct = (outputs.argmax(dim=-1) == y).sum(dim=1).tolist()
-                metrics = [
-                    {"val_accuracy": c / n if ok else math.nan}
-                    for c, ok in zip(correct, finite, strict=True)
-                ]
-            else:
-                val_losses = [float(self.criterion(out, y)) for out in outputs]
-                metrics = [_metrics(out, y, data.task) for out in outputs]
-        for row, val_loss, values in zip(rows, val_losses, metrics, strict=True):
-            record = self.records[self.active[row]]
-            record["eval_step"].append(step)
-            record["val_loss"].append(val_loss)
-            for name, value in values.items():
-                record["val_metrics"].setdefault(name, []).append(value)
-
-    def drop_diverged(
-        self, step: int, epoch: int, lr: float, losses: torch.Tensor, blew_up: torch.Tensor
-    ) -> None:
-        """Record the blown-up members as ``train`` does (the step, no update, one evaluation) and drop them."""
-        self.flush()
-        rows = torch.nonzero(blew_up).flatten().tolist()
-        values = losses.tolist()
-        for row in rows:
-            record = self.records[self.active[row]]
-            record["step"].append(step)
-            record["epoch"].append(epoch)
-            record["lr"].append(lr)
-            record["train_loss"].append(values[row])
-            record["grad_norm"].append(math.nan)
-            record["update_ratio"].append(math.nan)
-            record["status"], record["diverged_at"] = "diverged", step
-        self.evaluate(step, rows)
-        keep = ~blew_up
-        self.net.keep(keep, self.optimizer)
-        self.order.keep(keep.tolist())
-        self.active = [
-            member for member, kept in zip(self.active, keep.tolist(), strict=True) if kept
-        ]
-        assert self.initial_loss is not None
-        self.initial_loss = self.initial_loss[keep]
-
-    # -- the loop -------------------------------------------------------------------------------
-
-    def run(self, progress: bool) -> list[dict[str, Any]]:
-        """Train every member for ``config.steps`` steps; return the History fields per member."""
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=self.config.steps, desc=f"train x{len(self.active)}", unit="step")
-        started = time.perf_counter()
-        try:
-            self.train_steps(bar)
-        finally:
-            if bar is not None:
-                bar.close()
-        self.flush()
-        for record in self.records:
-            if record["status"] == "running":
-                record["status"] = "completed"
-        seconds = (time.perf_counter() - started) / len(self.records)
-        return [{**record, "seconds": seconds} for record in self.records]
-
-    def train_steps(self, bar: Any) -> None:
-        """The loop: the same step as ``train`` (batch, loss, divergence check, backward, norms,
-        clip, optimizer step, update ratio, schedule, evaluation) for all members at once."""
-        config, net, optimizer = self.config, self.net, self.optimizer
-        X_train, y_train = config.data.X_train, config.data.y_train
-        factor = config.divergence_factor
-        group = optimizer.param_groups[0]
-        snapshot: list[torch.Tensor] = []
-        for step in range(config.steps):
-            index, epoch = self.order.next()
-            lr = float(group["lr"])
-            while True:  # one pass, or two when some members blow up at this step
-                if index is None:
-                    X, y = X_train, y_train.expand(len(self.active), -1)
-                else:
-                    X, y = X_train[index], y_train[index]
-                for param in net.params:
-                    param.grad = None
-                losses = self.member_loss(net(X), y)
-                values = losses.detach()
-                if self.initial_loss is None:
-                    self.initial_loss = values.double()
-                blew_up = ~torch.isfinite(values)
-                if factor is not None:
-                    blew_up |= (self.initial_loss > 0) & (
-                        values.double() > factor * self.initial_loss
-                    )
-                if not bool(blew_up.any()):
-                    break
-                self.drop_diverged(step, epoch, lr, values, blew_up)
-                if not self.active:
-                    break
-                if index is not None:
-                    index = index[~blew_up]
-            if not self.active:
-                break
-            if len(snapshot) != len(net.params) or snapshot[0].shape != net.params[0].shape:
-                snapshot = [p.detach().clone() for p in net.params]
-            weights = [p.detach() for p in net.params]
-
-            losses.sum().backward()
-            with torch.no_grad():
-                grads = [p.grad for p in net.params]
-                grad_norm = _member_norms(grads)
-                if config.grad_clip is not None:
-                    # each member clipped by its own norm, exactly like clip_grad_norm_ on one model
-                    coef = (config.grad_clip / (grad_norm + _CLIP_EPS)).clamp(max=1.0)
-                    for grad in grads:
-                        grad.mul_(coef.view(-1, *([1] * (grad.dim() - 1))))
-                torch._foreach_copy_(snapshot, weights)
-                weight_norm = _member_norms(snapshot)
-                optimizer.step()
-                torch._foreach_sub_(snapshot, weights)
-                update_ratio = _member_norms(snapshot) / weight_norm
-            if self.scheduler is not None:
-                self.scheduler.step()
-            self.pending.append((step, epoch, lr, torch.stack([values, grad_norm, update_ratio])))
-
-            done = step + 1
-            if done % config.eval_every == 0 or done == config.steps:
-                self.evaluate(step, list(range(len(self.active))))
-            if bar is not None:
-                bar.update(1)
+    fused = {"fused": True, "foreach": None} if first.optimizer_class in _FUSED else {}
+    try:
+        optimizer = first.build_optimizer(net.params, **fused)
+    except (RuntimeError, TypeError, ValueError):  # an older torch without fused CPU kernels
+        optimizer = first.build_optimizer(net.params)
+    recorder = StepRecorder(histories)
+    bar = progress_bar(progress, settings.steps, desc=f"train x{len(runs)}")
+    started = time.perf_counter()
+    try:
+        with runtime.threads(settings.threads):
+            run_steps(
+                net,
+                optimizer,
+                _MemberRates(optimizer, [config for config, _ in runs]),
+                settings,
+                StackedBatchOrder(len(settings.data.X_train), settings.batch_size, [s for _, s in runs]),
+                recorder,
+                DivergenceRule(settings.divergence_factor),
+                bar=bar,
+            )
+    finally:
+        if bar is not None:
+            bar.close()
+    recorder.flush()
+    seconds = (time.perf_counter() - started) / len(runs)
+    for history in histories:
+        if history.status == "running":
+            history.status = "completed"
+        history.seconds = seconds
+    return histories
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1032,33 +620,57 @@ def histories_to_frame(
     return pd.concat(frames, ignore_index=True)
 
 
-def _runs(run: Any, seeds: list[int], ensemble: bool | str, progress: bool) -> list[History]:
-    """Histories of ``run`` for every seed: batched when possible and allowed, else one by one."""
-    if isinstance(run, RunConfig):
-        if ensemble is not False:
-            reason = _ensemble_blocker(run, seeds[0])
-            if reason is None:
-                return train_ensemble(run, seeds, progress=progress)
+def _histories(
+    runs: Sequence[tuple[Any, int]], ensemble: bool | str, progress: bool
+) -> list[History]:
+    """The History of each ``(run, seed)``, in order: runs that can share a batched ensemble
+    (RunConfigs that differ only in peak LR and schedule) train together in groups of at most
+    :data:`MAX_STACKED_MEMBERS` when ``ensemble`` allows it; the others one by one."""
+    results: list[History | None] = [None] * len(runs)
+    sequential: list[int] = []
+    groups: list[list[int]] = []
+    for i, (run, _) in enumerate(runs):
+        if not isinstance(run, RunConfig):
+            if ensemble is True:
+                raise ValueError(
+                    "ensemble=True needs a RunConfig (a declarative run); a function of the seed "
+                    "runs sequentially"
+                )
+            sequential.append(i)
+        elif ensemble is False:
+            sequential.append(i)
+        else:
+            for group in groups:
+                if not runs[group[0]][0].differs_from(run):
+                    group.append(i)
+                    break
+            else:
+                groups.append([i])
+    for group in groups:
+        config, seed = runs[group[0]]
+        reason = _ensemble_blocker(config, seed)
+        if reason is not None:
             if ensemble is True:
                 raise ValueError(f"ensemble=True but this config cannot be batched: {reason}")
-        return [run.run(seed) for seed in _progress(seeds, progress, "seeds")]
-    if ensemble is True:
-        raise ValueError(
-            "ensemble=True needs a RunConfig (a declarative run); a function of the seed runs sequentially"
-        )
-    histories = []
-    for seed in _progress(seeds, progress, "seeds"):
-        history = run(seed)
+            sequential.extend(group)
+            continue
+        for start in range(0, len(group), MAX_STACKED_MEMBERS):
+            chunk = group[start : start + MAX_STACKED_MEMBERS]
+            for i, history in zip(chunk, _train_stacked([runs[i] for i in chunk], progress), strict=True):
+                results[i] = history
+    for i in _progress(sorted(sequential), progress, "runs"):
+        run, seed = runs[i]
+        history = run.run(seed) if isinstance(run, RunConfig) else run(seed)
         if not isinstance(history, History):
             raise TypeError(
                 f"run(seed={seed}) must return a History (what train returns), got {type(history).__name__}"
             )
-        histories.append(history)
-    return histories
+        results[i] = history
+    return results  # type: ignore[return-value]
 
 
 def _progress(items: Sequence[Any], progress: bool, desc: str) -> Iterable[Any]:
-    if not progress:
+    if not progress or not items:
         return items
     from tqdm.auto import tqdm
 
@@ -1092,9 +704,9 @@ def run_seeds(
     The frame has one row per (seed, step): ``condition, seed, step, epoch, lr, train_loss,
     grad_norm, update_ratio, val_loss, val_<metric>..., diverged``; summarise it with
     :func:`summarize_seeds`. With a RunConfig, ``ensemble="auto"`` trains all seeds at once with
-    :func:`train_ensemble` when the model allows it (MLPs; same numbers, several times faster)
-    and one by one otherwise; ``True`` insists on batching, ``False`` forbids it.
-    ``return_histories=True`` returns ``(frame, histories)``, histories in seed order.
+    :func:`train_ensemble` when the model allows it (MLPs, the tiny transformer; same numbers,
+    several times faster) and one by one otherwise; ``True`` insists on batching, ``False``
+    forbids it. ``return_histories=True`` returns ``(frame, histories)``, histories in seed order.
     """
     _check_run(run)
     seeds = _check_seeds(seeds)
@@ -1105,7 +717,7 @@ def run_seeds(
     ensemble = _check_ensemble(ensemble)
     check_bool("progress", progress)
     check_bool("return_histories", return_histories)
-    histories = _runs(run, seeds, ensemble, progress)
+    histories = _histories([(run, seed) for seed in seeds], ensemble, progress)
     frame = histories_to_frame(
         histories, condition="run" if condition is None else condition, seeds=seeds
     )
@@ -1123,6 +735,8 @@ def compare(
 
     ``compare({"no warmup": config, "warmup 100": config.replace(schedule=LinearWarmup(100))},
     seeds=range(5))`` then ``summarize_seeds(frame)`` is the usual with/without-warmup control.
+    Conditions whose configs differ only in peak LR and schedule train together in one batched
+    ensemble (with and without warmup: 10 runs at once for 5 seeds).
     """
     import pandas as pd
 
@@ -1135,9 +749,14 @@ def compare(
             raise TypeError(f"conditions keys must be strings (condition names), got {name!r}")
         _check_run(run)
     seeds = _check_seeds(seeds)
+    ensemble = _check_ensemble(ensemble)
+    check_bool("progress", progress)
+    runs = [(run, seed) for run in conditions.values() for seed in seeds]
+    histories = _histories(runs, ensemble, progress)
+    n = len(seeds)
     frames = [
-        run_seeds(run, seeds, condition=name, ensemble=ensemble, progress=progress)
-        for name, run in conditions.items()
+        histories_to_frame(histories[i * n : (i + 1) * n], condition=name, seeds=seeds)
+        for i, name in enumerate(conditions)
     ]
     return pd.concat(frames, ignore_index=True)
 
@@ -1249,36 +868,30 @@ def summarize_runs(
       final val_accuracy >= 0.9". A function ``row -> bool`` works too.
     """
     import numpy as np
-    import pandas as pd
 
     _check_frame(frame)
     rule = _check_success(success)
     early_steps = check_int("early_steps", early_steps, min_value=1)
     keys = _run_keys(frame)
     metric_columns = [c for c in frame.columns if c.startswith("val_")]
-    rows = []
-    for key, run in frame.groupby(keys, sort=False):
-        key = key if isinstance(key, tuple) else (key,)
-        run = run.sort_values("step")
-        diverged = bool(run["diverged"].iloc[0])
-        losses = run["train_loss"].to_numpy(dtype=float)
-        early = losses[run["step"].to_numpy() < early_steps]
-        early = np.where(np.isnan(early), np.inf, early)
-        row: dict[str, Any] = dict(zip(keys, key, strict=True))
-        row["diverged"] = diverged
-        row["steps_done"] = len(run)
-        row["final_train_loss"] = (
-            math.inf if diverged else float(np.mean(losses[-_LAST_STEPS_FOR_TRAIN_LOSS:]))
-        )
-        for column in metric_columns:
-            evaluated = run[column].dropna()
-            last = float(evaluated.iloc[-1]) if len(evaluated) else math.nan
-            if diverged:
-                last = math.inf if "loss" in column else math.nan
-            row[f"final_{column}"] = last
-        row["max_early_loss"] = float(early.max()) if len(early) else math.nan
-        rows.append(row)
-    runs = pd.DataFrame(rows)
+    # Stable: runs keep the order they were run in, steps are in order within each run.
+    ordered = frame.sort_values("step", kind="stable")
+    by_run = ordered.groupby(keys, sort=False, dropna=False)
+    runs = by_run.agg(diverged=("diverged", "first"), steps_done=("step", "size"))
+    runs["diverged"] = runs["diverged"].astype(bool)
+    last_steps = by_run.tail(_LAST_STEPS_FOR_TRAIN_LOSS).groupby(keys, sort=False, dropna=False)
+    runs["final_train_loss"] = last_steps["train_loss"].mean()
+    for column in metric_columns:  # groupby's last() is the last non-missing value: an evaluation
+        runs[f"final_{column}"] = by_run[column].last()
+    early = ordered[ordered["step"] < early_steps].assign(
+        train_loss=lambda f: f["train_loss"].fillna(np.inf)
+    )
+    runs["max_early_loss"] = early.groupby(keys, sort=False, dropna=False)["train_loss"].max()
+    blown = runs["diverged"]
+    runs.loc[blown, "final_train_loss"] = math.inf
+    for column in metric_columns:
+        runs.loc[blown, f"final_{column}"] = math.inf if "loss" in column else math.nan
+    runs = runs.reset_index()
     if isinstance(rule, SuccessRule) and rule.column not in runs.columns:
         available = [c.removeprefix("final_") for c in runs.columns if c.startswith("final_")]
         raise ValueError(
@@ -1291,32 +904,27 @@ def summarize_runs(
 
 def _aggregate(runs: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Per group of runs: counts, success rate and the spread of final numbers."""
-    import pandas as pd
-
     metric_columns = [
         c for c in runs.columns if c.startswith("final_val_") and c != "final_val_loss"
     ]
-    out = []
-    for key, group in runs.groupby(by, sort=False):  # conditions stay in the order they were run
-        key = key if isinstance(key, tuple) else (key,)
-        row: dict[str, Any] = dict(zip(by, key, strict=True))
-        n = len(group)
-        row["n_seeds"] = n
-        row["n_diverged"] = int(group["diverged"].sum())
-        row["n_success"] = int(group["success"].sum())
-        row["success_rate"] = row["n_success"] / n
-        for column in ("final_val_loss", "final_train_loss"):
-            if column in group:
-                name = column.removeprefix("final_")
-                row[f"median_final_{name}"] = float(group[column].median())
-                row[f"min_final_{name}"] = float(group[column].min())
-                row[f"max_final_{name}"] = float(group[column].max())
-        for column in metric_columns:  # NaN for diverged runs, so over the runs that trained
-            row[f"median_{column}"] = float(group[column].median())
-        row["median_max_early_loss"] = float(group["max_early_loss"].median())
-        row["max_early_loss"] = float(group["max_early_loss"].max())
-        out.append(row)
-    return pd.DataFrame(out)
+    named: dict[str, tuple[str, str]] = {
+        "n_seeds": ("success", "size"),
+        "n_diverged": ("diverged", "sum"),
+        "n_success": ("success", "sum"),
+    }
+    for column in ("final_val_loss", "final_train_loss"):
+        if column in runs:
+            for statistic in ("median", "min", "max"):
+                named[f"{statistic}_{column}"] = (column, statistic)
+    for column in metric_columns:  # NaN for diverged runs, so over the runs that trained
+        named[f"median_{column}"] = (column, "median")
+    named["median_max_early_loss"] = ("max_early_loss", "median")
+    named["max_early_loss"] = ("max_early_loss", "max")
+    # conditions stay in the order they were run
+    table = runs.groupby(by, sort=False, dropna=False).agg(**named).reset_index()
+    table = table.astype({"n_diverged": int, "n_success": int})
+    table.insert(len(by) + 3, "success_rate", table["n_success"] / table["n_seeds"])
+    return table
 
 
 def summarize_seeds(
@@ -1357,10 +965,17 @@ def summarize_seeds(
 
 
 def default_warmup(warmup_steps: int) -> Schedule | None:
-    """The schedule :func:`sweep` uses by default: ``LinearWarmup(warmup_steps)``, or ``None``
-    (constant LR from the first step) for ``warmup_steps == 0``."""
+    """The warmup :func:`sweep` uses by default: ``LinearWarmup(warmup_steps)``, or ``None`` (no
+    warmup factor at all) for ``warmup_steps == 0``."""
     warmup_steps = check_int("warmup_steps", warmup_steps)
     return None if warmup_steps == 0 else LinearWarmup(warmup_steps)
+
+
+def _with_warmup(warmup: Schedule | None, base: Schedule | None) -> Schedule | None:
+    """A grid cell's schedule: ``base`` multiplied by the warmup factor (either may be absent)."""
+    if base is None or warmup is None:
+        return warmup if base is None else base
+    return with_warmup(base, warmup)
 
 
 def sweep(
@@ -1369,6 +984,7 @@ def sweep(
     seeds: Iterable[int],
     run: RunConfig | Callable[..., History],
     *,
+    base: Schedule | None = None,
     warmup: Callable[[int], Schedule | None] = default_warmup,
     success: Any = None,
     early_steps: int = 100,
@@ -1376,23 +992,32 @@ def sweep(
     progress: bool = False,
     return_runs: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
-    """Peak LR x warmup length x seeds: the stability-frontier table, one row per (peak_lr, warmup_steps).
+    """Peak LR x warmup length x seeds: one row per (peak_lr, warmup_steps) with its seed statistics.
 
-    Kalra & Barkeshli 2024 ("Why Warmup the Learning Rate?", arXiv 2406.09405) show warmup's
-    main benefit as a picture of this grid: with longer warmup, larger peak LRs still train.
+    Two pictures come from this table. Kalra & Barkeshli 2024 ("Why Warmup the Learning
+    Rate?", arXiv 2406.09405) show warmup's main benefit as the stability frontier: with longer
+    warmup, larger peak LRs still train (``success_rate``, :func:`max_stable_lr`,
+    ``plot_stability_frontier``). The learning-rate sensitivity curve shows the final
+    validation loss against the peak LR with and without warmup (``median_final_val_loss``,
+    ``plot_lr_sensitivity``): how wide the window of LRs that work is.
 
     ``run`` is a :class:`RunConfig` — each cell trains ``run.replace(peak_lr=lr,
-    schedule=warmup(warmup_steps))`` for every seed (all seeds at once when the model allows it,
-    see :func:`train_ensemble`) — or a function called as ``run(peak_lr=..., warmup_steps=...,
-    seed=...)`` returning a History. ``warmup`` maps a warmup length to the schedule
-    (default :func:`default_warmup`: linear warmup, constant LR for 0; pass e.g.
-    ``lambda w: warmup_then(LinearWarmup(w), CosineDecay(steps - w))`` for a decay after it).
+    schedule=...)`` for every seed, all cells at once in batched ensembles when the model
+    allows it (:func:`train_ensemble`) — or a function called as ``run(peak_lr=...,
+    warmup_steps=..., seed=...)`` returning a History. A cell's schedule is the same ``base``
+    schedule with and without the warmup factor: ``warmup(w) * base`` for a warmup of ``w``
+    steps and ``base`` itself for ``w == 0`` (``warmup`` defaults to :func:`default_warmup`,
+    linear warmup; ``base=None`` means a constant LR, so a cell is just ``warmup(w)``).
+    Multiplying rather than joining keeps the comparison fair: after the warmup both
+    conditions follow exactly the same schedule, e.g. ``base=CosineDecay(steps)`` decays over
+    the whole run in every cell.
 
-    Columns: ``peak_lr, warmup_steps`` and the :func:`summarize_seeds` columns, of which
-    ``success_rate`` (fraction of seeds that succeeded by ``success``, in [0, 1]) is the
-    frontier. ``table.pivot(index="warmup_steps", columns="peak_lr", values="success_rate")``
-    is the grid; :func:`max_stable_lr` reads the frontier off it. ``return_runs=True`` returns
-    ``(table, per-step frame)``.
+    Columns: ``peak_lr, warmup_steps`` and the :func:`summarize_seeds` columns
+    (``success_rate`` in [0, 1] by ``success``; ``median/min/max_final_val_loss``...).
+    ``table.pivot(index="warmup_steps", columns="peak_lr", values="success_rate")`` is the
+    grid. ``return_runs=True`` returns ``(table, per-step frame)`` with columns ``peak_lr,
+    warmup_steps, seed, step, ...``; :func:`summarize_runs` of it has one row per run (for the
+    per-seed dots of ``plot_lr_sensitivity``).
     """
     import pandas as pd
 
@@ -1404,6 +1029,11 @@ def sweep(
     )
     seeds = _check_seeds(seeds)
     _check_run(run)
+    if base is not None and not isinstance(base, Schedule):
+        raise TypeError(
+            f"base must be a warmup_lib Schedule such as CosineDecay(300), or None for a constant "
+            f"LR; got {type(base).__name__}"
+        )
     if not callable(warmup):
         raise TypeError(
             f"warmup must be a function warmup_steps -> Schedule or None, got {type(warmup).__name__}"
@@ -1413,44 +1043,53 @@ def sweep(
     ensemble = _check_ensemble(ensemble)
     check_bool("progress", progress)
     check_bool("return_runs", return_runs)
+    if not isinstance(run, RunConfig) and base is not None:
+        raise ValueError(
+            "base applies to a RunConfig; a function run(peak_lr, warmup_steps, seed) builds "
+            "its own schedule"
+        )
+    cells = [(lr, w) for w in warmups for lr in peak_lrs]
     if isinstance(run, RunConfig):
         schedules = {}
         for w in warmups:
-            schedule = warmup(w)
-            if schedule is not None and not isinstance(schedule, Schedule):
+            factor = warmup(w)
+            if factor is not None and not isinstance(factor, Schedule):
                 raise TypeError(
-                    f"warmup({w}) must return a warmup_lib Schedule or None, got {type(schedule).__name__}"
+                    f"warmup({w}) must return a warmup_lib Schedule or None, got {type(factor).__name__}"
                 )
-            schedules[w] = schedule
-
-    cells = [(lr, w) for w in warmups for lr in peak_lrs]
-    frames = []
-    for lr, w in _progress(cells, progress, "sweep"):
-        if isinstance(run, RunConfig):
-            histories = _runs(
-                run.replace(peak_lr=lr, schedule=schedules[w]), seeds, ensemble, False
+            schedules[w] = _with_warmup(factor, base)
+        configs = {(lr, w): run.replace(peak_lr=lr, schedule=schedules[w]) for lr, w in cells}
+        members: list[tuple[Any, int]] = [(configs[cell], seed) for cell in cells for seed in seeds]
+    else:
+        if ensemble is True:
+            raise ValueError(
+                "ensemble=True needs a RunConfig; a function runs its seeds sequentially"
             )
-        else:
-            if ensemble is True:
-                raise ValueError(
-                    "ensemble=True needs a RunConfig; a function runs its seeds sequentially"
-                )
-            histories = []
-            for seed in seeds:
+
+        def cell_run(lr: float, w: int) -> Callable[[int], History]:
+            def one(seed: int) -> History:
                 history = run(peak_lr=lr, warmup_steps=w, seed=seed)
                 if not isinstance(history, History):
                     raise TypeError(
                         f"run(peak_lr={lr}, warmup_steps={w}, seed={seed}) must return a History, "
                         f"got {type(history).__name__}"
                     )
-                histories.append(history)
-        frames.append(histories_to_frame(histories, seeds=seeds, peak_lr=lr, warmup_steps=w))
-    runs = pd.concat(frames, ignore_index=True)
-    table = summarize_seeds(
-        runs, success=rule, early_steps=early_steps, by=["peak_lr", "warmup_steps"]
-    )
+                return history
+
+            return one
+
+        members = [(cell_run(lr, w), seed) for lr, w in cells for seed in seeds]
+    histories = _histories(members, ensemble, progress)
+    n = len(seeds)
+    frames = [
+        histories_to_frame(histories[i * n : (i + 1) * n], seeds=seeds, peak_lr=lr, warmup_steps=w)
+        for i, (lr, w) in enumerate(cells)
+    ]
+    frame = pd.concat(frames, ignore_index=True)
+    runs = summarize_runs(frame, success=rule, early_steps=early_steps)
+    table = _aggregate(runs, ["peak_lr", "warmup_steps"])
     table = table.sort_values(["warmup_steps", "peak_lr"], ignore_index=True)
-    return (table, runs) if return_runs else table
+    return (table, frame) if return_runs else table
 
 
 def max_stable_lr(table: pd.DataFrame, *, min_success_rate: float = 1.0) -> pd.Series:

@@ -21,7 +21,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from warmup_lib._validation import as_array, check_choice, check_float, check_int
+from ._coerce import as_1d, as_binary_labels, as_scores, same_length
+from ._validation import check_choice, check_float, check_int
 
 __all__ = [
     "base_rate",
@@ -42,51 +43,6 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 # Argument checks
 # --------------------------------------------------------------------------------------------
-
-
-def _as_1d(name: str, values: Any) -> np.ndarray:
-    array = as_array(name, values)
-    if array.ndim == 2 and 1 in array.shape:  # a (n, 1) column from a model's output
-        array = array.reshape(-1)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {array.shape}")
-    if len(array) == 0:
-        raise ValueError(f"{name} must not be empty")
-    return array
-
-
-def _binary(name: str, values: Any) -> np.ndarray:
-    """Return 0/1 labels as an int array; name the values found if they are not 0/1."""
-    array = _as_1d(name, values)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must contain 0/1 labels, got values of dtype {array.dtype}")
-    found = np.unique(array[~np.isnan(array)] if array.dtype.kind == "f" else array)
-    if (array.dtype.kind == "f" and np.isnan(array).any()) or not np.isin(found, [0, 1]).all():
-        shown = ", ".join(f"{v:g}" for v in found[:10]) + (", ..." if len(found) > 10 else "")
-        nan = " and NaN" if array.dtype.kind == "f" and np.isnan(array).any() else ""
-        raise ValueError(f"{name} must contain only 0 and 1, found {shown}{nan}")
-    return array.astype(int)
-
-
-def _scores(name: str, values: Any) -> np.ndarray:
-    array = _as_1d(name, values)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must contain numbers, got values of dtype {array.dtype}")
-    array = array.astype(float)
-    if not np.isfinite(array).all():
-        raise ValueError(
-            f"{name} must be finite; found {int((~np.isfinite(array)).sum())} NaN/inf values"
-        )
-    return array
-
-
-def _same_length(**arrays: np.ndarray) -> None:
-    (first_name, first), *rest = arrays.items()
-    for name, array in rest:
-        if len(array) != len(first):
-            raise ValueError(
-                f"{name} must have the same length as {first_name} ({len(first)}), got {len(array)}"
-            )
 
 
 def _both_classes(name: str, y_true: np.ndarray) -> None:
@@ -130,9 +86,9 @@ def confusion(
         labels: which classes, in which order (default: every class seen, sorted).
         class_names: display names for ``labels``, e.g. ``("legit", "fraud")``.
     """
-    truth = _as_1d("y_true", y_true)
-    predicted = _as_1d("y_pred", y_pred)
-    _same_length(y_true=truth, y_pred=predicted)
+    truth = as_1d("y_true", y_true)
+    predicted = as_1d("y_pred", y_pred)
+    same_length(y_true=truth, y_pred=predicted)
     if labels is None:
         labels = np.unique(np.concatenate([truth, predicted]))
     labels = list(labels)
@@ -154,9 +110,9 @@ def confusion(
 
 def binary_counts(y_true: Any, y_pred: Any) -> dict[str, int]:
     """Return ``{"tn", "fp", "fn", "tp"}`` for 0/1 labels (via sklearn's ``confusion_matrix``)."""
-    truth = _binary("y_true", y_true)
-    predicted = _binary("y_pred", y_pred)
-    _same_length(y_true=truth, y_pred=predicted)
+    truth = as_binary_labels("y_true", y_true)
+    predicted = as_binary_labels("y_pred", y_pred)
+    same_length(y_true=truth, y_pred=predicted)
     tn, fp, fn, tp = confusion_matrix(truth, predicted, labels=[0, 1]).ravel()
     return {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)}
 
@@ -180,9 +136,9 @@ def classification_metrics(
         ``accuracy, precision, recall, f1, tn, fp, fn, tp, base_rate`` plus, for scores,
         ``threshold, average_precision, roc_auc``.
     """
-    truth = _binary("y_true", y_true)
-    values = _scores("y_pred_or_scores", y_pred_or_scores)
-    _same_length(y_true=truth, y_pred_or_scores=values)
+    truth = as_binary_labels("y_true", y_true)
+    values = as_scores("y_pred_or_scores", y_pred_or_scores)
+    same_length(y_true=truth, y_pred_or_scores=values)
     threshold = check_float("threshold", threshold)
     hard = _is_hard(values)
     predicted = values.astype(int) if hard else (values >= threshold).astype(int)
@@ -207,7 +163,7 @@ def classification_metrics(
 
 def base_rate(y_true: Any) -> float:
     """Fraction of positives: the precision of flagging everyone, and the AUPRC of a random model."""
-    return float(_binary("y_true", y_true).mean())
+    return float(as_binary_labels("y_true", y_true).mean())
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,14 +236,14 @@ def cost_curve(
         Columns ``threshold`` (ascending), ``cost`` (= ``cost_fp * fp + cost_fn * fn``),
         ``precision`` (0 when nothing is flagged), ``recall``, ``tp``, ``fp``, ``fn``, ``tn``.
     """
-    truth = _binary("y_true", y_true)
-    values = _scores("scores", scores)
-    _same_length(y_true=truth, scores=values)
+    truth = as_binary_labels("y_true", y_true)
+    values = as_scores("scores", scores)
+    same_length(y_true=truth, scores=values)
     cost_fp, cost_fn = _costs(cost_fp, cost_fn)
     if thresholds is None:
         grid = np.unique(values)
     else:
-        grid = np.sort(_scores("thresholds", thresholds))
+        grid = np.sort(as_scores("thresholds", thresholds))
     counts = _counts_at(truth, values, grid)
     flagged = counts["tp"] + counts["fp"]
     n_pos = counts["tp"] + counts["fn"]
@@ -314,9 +270,9 @@ def threshold_for_cost(
     equally cheap thresholds the highest is returned (fewest alarms). Returns ``inf`` when
     flagging nothing is cheapest. Choose it on validation data and report cost on test data.
     """
-    truth = _binary("y_true", y_true)
-    values = _scores("scores", scores)
-    _same_length(y_true=truth, scores=values)
+    truth = as_binary_labels("y_true", y_true)
+    values = as_scores("scores", scores)
+    same_length(y_true=truth, scores=values)
     cost_fp, cost_fn = _costs(cost_fp, cost_fn)
     _both_classes("y_true", truth)
     candidates = _candidate_thresholds(truth, values)
@@ -332,9 +288,9 @@ def threshold_for_recall(y_true: Any, scores: Any, target_recall: float = 0.8) -
     The highest such threshold flags the fewest samples, so it has the best precision among the
     thresholds that meet the recall target.
     """
-    truth = _binary("y_true", y_true)
-    values = _scores("scores", scores)
-    _same_length(y_true=truth, scores=values)
+    truth = as_binary_labels("y_true", y_true)
+    values = as_scores("scores", scores)
+    same_length(y_true=truth, scores=values)
     target_recall = check_float(
         "target_recall", target_recall, min_value=0.0, max_value=1.0, min_open=True
     )
@@ -360,9 +316,9 @@ def pr_curve(y_true: Any, scores: Any) -> pd.DataFrame:
     ascending); the last row is sklearn's end point (precision 1, recall 0), which has no
     threshold (NaN).
     """
-    truth = _binary("y_true", y_true)
-    values = _scores("scores", scores)
-    _same_length(y_true=truth, scores=values)
+    truth = as_binary_labels("y_true", y_true)
+    values = as_scores("scores", scores)
+    same_length(y_true=truth, scores=values)
     if truth.sum() == 0:
         raise ValueError(
             "y_true must contain at least one positive (1) for a precision-recall curve"
@@ -387,9 +343,9 @@ def calibration(
     Returns:
         Columns ``mean_predicted``, ``fraction_positive``, ``count`` (samples in the bin).
     """
-    truth = _binary("y_true", y_true)
-    values = _scores("probs", probs)
-    _same_length(y_true=truth, probs=values)
+    truth = as_binary_labels("y_true", y_true)
+    values = as_scores("probs", probs)
+    same_length(y_true=truth, probs=values)
     if values.min() < 0 or values.max() > 1:
         raise ValueError(
             f"probs must be probabilities in [0, 1], got values from {values.min():g} to {values.max():g} "

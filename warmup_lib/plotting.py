@@ -1,4 +1,4 @@
-"""Figures of the series: schedules, training histories, seed spreads, stability grids and fraud metrics.
+"""Figures of the series: schedules, training histories, seed spreads, LR grids and fraud metrics.
 
 Every function returns a :class:`matplotlib.figure.Figure` and never calls ``plt.show()``.
 
@@ -29,6 +29,7 @@ from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+from ._coerce import as_1d, as_binary_labels, as_numbers, as_scores
 from ._validation import check_bool, check_float, check_int
 
 __all__ = [
@@ -38,15 +39,19 @@ __all__ = [
     "mark_warmup_end",
     "plot_schedules",
     "plot_history",
+    "plot_histories",
     "plot_runs",
     "plot_seeds",
     "plot_stability_frontier",
+    "plot_lr_sensitivity",
     "plot_confusion_matrix",
     "plot_pr_curve",
     "plot_cost_vs_threshold",
     "plot_update_ratio",
     "plot_sharpness",
     "plot_epoch_vs_step",
+    "plot_sharpness_runs",
+    "plot_uv_descent",
 ]
 
 #: Okabe & Ito's colour-blind-safe palette (blue, vermillion, bluish green, orange, reddish
@@ -211,49 +216,6 @@ def _axis_label(column: str) -> str:
     return words
 
 
-def _as_1d(name: str, values: Any, *, allow_empty: bool = False) -> np.ndarray:
-    """Array-like (list, NumPy, pandas, torch tensor) as a 1-D NumPy array."""
-    if hasattr(values, "detach"):  # a torch tensor, possibly requiring grad or on a GPU
-        values = values.detach().cpu().numpy()
-    if isinstance(values, (str, bytes)) or values is None:
-        raise TypeError(f"{name} must be a 1-D array of numbers, got {type(values).__name__}")
-    array = np.asarray(values)
-    if array.ndim == 2 and 1 in array.shape:  # a (n, 1) column of predictions
-        array = array.reshape(-1)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one value per example), got shape {array.shape}")
-    if not allow_empty and array.size == 0:
-        raise ValueError(f"{name} is empty: there is nothing to plot")
-    return array
-
-
-def _check_binary_labels(name: str, values: Any) -> np.ndarray:
-    """0/1 (or False/True) labels as an int array."""
-    array = _as_1d(name, values)
-    if array.dtype == bool:
-        return array.astype(int)
-    if not np.issubdtype(array.dtype, np.number):
-        raise TypeError(
-            f"{name} must hold 0/1 labels (1 = positive, e.g. fraud), got dtype {array.dtype}"
-        )
-    unique = np.unique(array)
-    if not np.all(np.isin(unique, (0, 1))):
-        shown = ", ".join(f"{v:g}" for v in unique[:5])
-        raise ValueError(f"{name} must hold only 0 and 1 (1 = positive, e.g. fraud); found {shown}")
-    return array.astype(int)
-
-
-def _check_scores(name: str, values: Any, n: int) -> np.ndarray:
-    array = _as_1d(name, values).astype(np.float64)
-    if array.size != n:
-        raise ValueError(
-            f"{name} must have one score per label: y_true has {n}, {name} has {array.size}"
-        )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite numbers; found NaN or infinity")
-    return array
-
-
 def _fmt(value: float) -> str:
     """A number for a legend or label: 3 significant digits, no scientific notation for counts."""
     if value == 0 or not math.isfinite(value):
@@ -362,26 +324,12 @@ def mark_warmup_end(
 
 
 def _warmup_from_config(config: Any) -> int | None:
-    """The warmup length recorded in ``History.config`` (directly or inside its schedule)."""
+    """The warmup length a run recorded in ``History.config["warmup_steps"]`` (None if absent)."""
     if not isinstance(config, Mapping):
         return None
     value = config.get("warmup_steps")
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         return int(value)
-    spec = config.get("schedule")
-    if isinstance(spec, Mapping) and "type" in spec:
-        try:
-            from .schedules import schedule_from_dict
-
-            value = getattr(schedule_from_dict(dict(spec)), "warmup_steps", None)
-        except (
-            TypeError,
-            ValueError,
-            KeyError,
-        ):  # a torch scheduler or hand-written spec: no marker
-            return None
-        if isinstance(value, (int, np.integer)):
-            return int(value)
     return None
 
 
@@ -578,11 +526,9 @@ def plot_schedules(
 
 
 def _spike_steps(frame: pd.DataFrame, column: str) -> list[int]:
-    """Steps of loss spikes in ``column`` by ``warmup_lib.diagnostics.find_spikes`` (none if it is absent)."""
-    try:
-        from .diagnostics import find_spikes
-    except ImportError:  # the plotting module must not depend on the diagnostics one
-        return []
+    """Steps of loss spikes in ``column`` by :func:`warmup_lib.diagnostics.find_spikes`."""
+    from .diagnostics import find_spikes
+
     rows = frame[["step", column]].dropna()
     if len(rows) < 2:
         return []
@@ -630,168 +576,276 @@ def plot_history(
     ``history_or_frame`` is a ``History`` or ``history.to_frame()``. Losses named in ``metrics``
     share the left axis; other metrics (``val_accuracy``) get a right-hand axis. Validation
     values appear only at evaluation steps (markers). ``spikes=True`` marks the spikes found by
-    ``warmup_lib.diagnostics.find_spikes`` (when that module is installed); a diverged run gets a
-    black x at ``diverged_at``. The end of warmup comes from ``warmup_steps`` or from
-    ``History.config``. Runaway losses are drawn at the top edge (see ``ylim``).
+    ``warmup_lib.diagnostics.find_spikes`` with open triangles in the colour of the curve they
+    mark; a diverged run gets a black x at ``diverged_at``. The end of warmup comes from
+    ``warmup_steps`` or from ``History.config``. Runaway losses are drawn at the top edge (see
+    ``ylim``). To compare runs, :func:`plot_histories` puts them side by side on shared axes.
     """
     frame = _as_frame("history_or_frame", history_or_frame)
-    metrics = _check_names("metrics", metrics)
-    check_bool("spikes", spikes)
-    check_bool("lr", lr)
-    check_bool("log_loss", log_loss)
     if warmup_steps is not None:
         warmup_steps = check_int("warmup_steps", warmup_steps)
     else:
         warmup_steps = _warmup_from_config(getattr(history_or_frame, "config", None))
+    return _plot_history_columns(
+        {"history_or_frame": (None, history_or_frame, frame, warmup_steps)},
+        metrics=metrics,
+        spikes=spikes,
+        lr=lr,
+        log_loss=log_loss,
+        ylim=ylim,
+        title=title,
+    )
+
+
+def plot_histories(
+    histories: Mapping[str, Any],
+    *,
+    metrics: str | Sequence[str] = ("train_loss", "val_loss"),
+    spikes: bool = True,
+    lr: bool = True,
+    log_loss: bool = False,
+    warmup_steps: int | Mapping[str, int | None] | None = None,
+    ylim: tuple[float | None, float | None] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Several runs side by side, one column each, on shared axes: e.g. without and with warmup.
+
+    ``histories`` is a dict ``name -> History`` (or ``to_frame()`` frames, or the rows of one run
+    of an ``experiments.compare`` frame). Each column is :func:`plot_history` of one run: losses on
+    top, other metrics below, the learning rate at the bottom. Every row of panels shares its
+    y-axis and all panels share the step axis, so a run that diverged early shows as a short
+    curve and the heights compare at a glance. ``warmup_steps`` is one number for every run, a
+    dict ``name -> int or None`` (``None``: no warmup marker), or ``None`` to read each run's
+    ``History.config``. Each column has its own small legend, since spike counts and divergence
+    steps differ between runs.
+    """
+    if not isinstance(histories, Mapping):
+        raise TypeError(f"histories must be a dict name -> History, got {type(histories).__name__}")
+    if not histories:
+        raise ValueError("histories is an empty dict: give name -> History")
+    if isinstance(warmup_steps, Mapping):
+        unknown = sorted(set(map(str, warmup_steps)) - set(map(str, histories)))
+        if unknown:
+            raise ValueError(
+                f"warmup_steps names runs that are not in histories: {unknown}; "
+                f"the runs are {[str(k) for k in histories]}"
+            )
+    columns = {}
+    for key, history in histories.items():
+        name = str(key)
+        frame = _as_frame(f"histories[{name!r}]", history)
+        if isinstance(warmup_steps, Mapping):
+            end = warmup_steps.get(key, warmup_steps.get(name))
+        elif warmup_steps is not None:
+            end = warmup_steps
+        else:
+            end = _warmup_from_config(getattr(history, "config", None))
+        if end is not None:
+            end = check_int(f"warmup_steps[{name!r}]", end)
+        columns[f"histories[{name!r}]"] = (name, history, frame, end)
+    return _plot_history_columns(
+        columns, metrics=metrics, spikes=spikes, lr=lr, log_loss=log_loss, ylim=ylim, title=title
+    )
+
+
+def _plot_history_columns(
+    columns: Mapping[str, tuple[str | None, Any, pd.DataFrame, int | None]],
+    *,
+    metrics: Any,
+    spikes: Any,
+    lr: Any,
+    log_loss: Any,
+    ylim: Any,
+    title: Any,
+) -> Figure:
+    """One column of panels (losses, other metrics, LR) per run; ``columns`` maps the argument
+    name used in error messages to ``(column title, history, frame, warmup_steps)``."""
+    metrics = _check_names("metrics", metrics)
+    check_bool("spikes", spikes)
+    check_bool("lr", lr)
+    check_bool("log_loss", log_loss)
     limits = _check_ylim(ylim)
     _check_title(title)
-    _require_columns("history_or_frame", frame, ("step", *metrics, *(("lr",) if lr else ())))
+    for argument, (_, _, frame, _) in columns.items():
+        _require_columns(argument, frame, ("step", *metrics, *(("lr",) if lr else ())))
 
-    steps = frame["step"].to_numpy()
     losses = [m for m in metrics if _is_loss(m)]
     others = [m for m in metrics if not _is_loss(m)]
-    diverged_at = _divergence_step(history_or_frame, frame)
-
     # Panels share the step axis: losses, then other metrics (accuracy has another unit), then LR.
     kinds = (["loss"] if losses else []) + (["other"] if others else []) + (["lr"] if lr else [])
     heights = {"loss": 3.0, "other": 1.6, "lr": 1.2}
+    n_columns = len(columns)
     fig, axes_ = plt.subplots(
         len(kinds),
-        1,
+        n_columns,
         sharex=True,
+        sharey="row",
         squeeze=False,
         layout="constrained",
-        figsize=(7.0, 1.4 + 0.95 * sum(heights[k] for k in kinds)),
+        figsize=(
+            7.0 if n_columns == 1 else 4.8 * n_columns,
+            1.4 + 0.95 * sum(heights[k] for k in kinds),
+        ),
         height_ratios=[heights[k] for k in kinds],
     )
-    panel = dict(zip(kinds, axes_[:, 0], strict=True))
     with _Drawing(fig, True):
         top = None
         if losses:
-            ax_loss = panel["loss"]
-            all_losses = np.concatenate([frame[m].to_numpy(dtype=np.float64) for m in losses])
-            first = frame[losses[0]].dropna()
-            reference = float(first.iloc[0]) if len(first) and np.isfinite(first.iloc[0]) else None
+            everything = np.concatenate(
+                [f[m].to_numpy(dtype=np.float64) for _, _, f, _ in columns.values() for m in losses]
+            )
+            firsts = [f[losses[0]].dropna() for _, _, f, _ in columns.values()]
+            starts = np.array([float(v.iloc[0]) for v in firsts if len(v)])
+            starts = starts[np.isfinite(starts)]
+            reference = float(np.median(starts)) if starts.size else None
             top = (
                 limits[1]
                 if limits and limits[1] is not None
-                else _auto_top(all_losses, reference, log=log_loss)
+                else _auto_top(everything, reference, log=log_loss)
             )
-            clipped_any = False
-            for i, metric in enumerate(losses):
-                values = frame[metric].to_numpy(dtype=np.float64)
-                evaluated = ~np.isnan(values)
-                sparse = evaluated.mean() < 0.5  # evaluated every few steps: show the points
-                drawn, clipped = _clip_top(values[evaluated], top)
-                clipped_any |= clipped
-                ax_loss.plot(
-                    steps[evaluated],
-                    drawn,
-                    marker="o" if sparse else None,
-                    markersize=3.5,
-                    linewidth=1.4 if sparse else 1.0,
-                    label=_describe_column(metric)
-                    + (" (every step)" if not sparse else " (at evaluations)"),
-                    **series_style(i),
-                )
-            if spikes:
-                spike_steps = _spike_steps(frame, losses[0])
-                if diverged_at is not None:  # the blow-up itself is marked as a divergence
-                    spike_steps = [s for s in spike_steps if s < diverged_at]
-                if spike_steps:
-                    at = (
-                        frame.set_index("step")
-                        .loc[spike_steps, losses[0]]
-                        .to_numpy(dtype=np.float64)
+        for col, (name, history, frame, warmup_steps) in enumerate(columns.values()):
+            panel = dict(zip(kinds, axes_[:, col], strict=True))
+            _draw_history_column(
+                panel, history, frame, losses, others, spikes, log_loss, warmup_steps, top, limits
+            )
+            if name is not None:
+                axes_[0, col].set_title(name)
+                if losses:
+                    # Low on the right: a trained run's losses are near 0 there, and the
+                    # end-of-warmup label hangs from the top.
+                    panel["loss"].legend(
+                        loc="lower right", bbox_to_anchor=(1.0, 0.12), fontsize="x-small", framealpha=0.9
                     )
-                    at, _ = _clip_top(at, top)
-                    ax_loss.plot(
-                        spike_steps,
-                        at,
-                        linestyle="none",
-                        marker="^",
-                        markersize=8,
-                        markerfacecolor="none",
-                        markeredgewidth=1.5,
-                        color=PALETTE[1],
-                        zorder=4,
-                        label=f"loss spikes ({len(spike_steps)} found by find_spikes)",
-                    )
-            if diverged_at is not None:
-                finite = all_losses[np.isfinite(all_losses)]
-                y = top if top is not None else (float(finite.max()) if finite.size else 1.0)
-                at_step = frame.loc[frame["step"] == diverged_at, losses[0]].to_numpy(
-                    dtype=np.float64
-                )
-                if at_step.size and np.isfinite(at_step[0]) and (top is None or at_step[0] <= top):
-                    y = float(at_step[0])
-                ax_loss.plot(
-                    [diverged_at],
-                    [y],
-                    linestyle="none",
-                    marker="X",
-                    markersize=11,
-                    color=_DIVERGED_COLOR,
-                    label=f"diverged at step {diverged_at} (training stopped)",
-                    zorder=5,
-                    clip_on=False,
-                )
-            if clipped_any:
-                ax_loss.plot(
-                    [],
-                    [],
-                    linestyle="none",
-                    label=f"losses above {_fmt(top)} drawn at the top edge",
-                )
-            if log_loss:
-                ax_loss.set_yscale("log")
-            bottom = limits[0] if limits and limits[0] is not None else None
-            if top is not None or bottom is not None:
-                ax_loss.set_ylim(
-                    bottom=bottom, top=None if top is None else top * (1.3 if log_loss else 1.02)
-                )
-            ax_loss.set_ylabel(
-                _axis_label(losses[0]) if len(losses) == 1 else f"loss ({_LOSS_UNITS})"
-            )
-            if warmup_steps:
-                mark_warmup_end(ax_loss, warmup_steps, position="bottom" if log_loss else "top")
-        if others:
-            ax_other = panel["other"]
-            for j, metric in enumerate(others, start=len(losses)):
-                values = frame[metric].to_numpy(dtype=np.float64)
-                keep = ~np.isnan(values)
-                ax_other.plot(
-                    steps[keep],
-                    values[keep],
-                    marker="s",
-                    markersize=3,
-                    linewidth=1.2,
-                    label=_describe_column(metric),
-                    **series_style(j),
-                )
-            ax_other.set_ylabel(_describe_column(others[0]) if len(others) == 1 else "metric")
-            ax_other.yaxis.set_major_locator(MaxNLocator(4))
-            if len(others) > 1:
-                ax_other.legend(fontsize="small", loc="lower right")
-            if warmup_steps:
-                mark_warmup_end(ax_other, warmup_steps, text="")
-        if lr:
-            ax_lr = panel["lr"]
-            ax_lr.plot(
-                steps, frame["lr"].to_numpy(dtype=np.float64), color=PALETTE[2], linewidth=1.6
-            )
-            ax_lr.set_ylabel("learning rate")
-            ax_lr.set_ylim(bottom=0)
-            ax_lr.yaxis.set_major_locator(MaxNLocator(3))
-            if warmup_steps:
-                mark_warmup_end(ax_lr, warmup_steps, text="")
-        for ax_ in panel.values():
-            ax_.grid(alpha=0.3)
-            if diverged_at is not None:
-                ax_.axvline(diverged_at, color=_DIVERGED_COLOR, linestyle="--", linewidth=1)
-        _step_axis(axes_[-1, 0])
-        _finish_labels(fig, axes_[0, 0], True, title, ncols=2)
+            if col > 0:
+                for ax_ in axes_[:, col]:
+                    ax_.set_ylabel("")
+        for ax_ in axes_[-1, :]:
+            _step_axis(ax_)
+        if n_columns == 1:
+            _finish_labels(fig, axes_[0, 0], True, title, ncols=2)
+        elif title:
+            fig.suptitle(title)
     return _finish(fig, True)
+
+
+def _draw_history_column(
+    panel: dict[str, Axes],
+    history: Any,
+    frame: pd.DataFrame,
+    losses: list[str],
+    others: list[str],
+    spikes: bool,
+    log_loss: bool,
+    warmup_steps: int | None,
+    top: float | None,
+    limits: tuple[float | None, float | None] | None,
+) -> None:
+    """Draw one run into its panels (``"loss"``, ``"other"``, ``"lr"``, whichever exist)."""
+    steps = frame["step"].to_numpy()
+    diverged_at = _divergence_step(history, frame)
+    if losses:
+        ax_loss = panel["loss"]
+        all_losses = np.concatenate([frame[m].to_numpy(dtype=np.float64) for m in losses])
+        clipped_any = False
+        for i, metric in enumerate(losses):
+            values = frame[metric].to_numpy(dtype=np.float64)
+            evaluated = ~np.isnan(values)
+            sparse = evaluated.mean() < 0.5  # evaluated every few steps: show the points
+            drawn, clipped = _clip_top(values[evaluated], top)
+            clipped_any |= clipped
+            ax_loss.plot(
+                steps[evaluated],
+                drawn,
+                marker="o" if sparse else None,
+                markersize=3.5,
+                linewidth=1.4 if sparse else 1.0,
+                label=_describe_column(metric)
+                + (" (every step)" if not sparse else " (at evaluations)"),
+                **series_style(i),
+            )
+        if spikes:
+            spike_steps = _spike_steps(frame, losses[0])
+            if diverged_at is not None:  # the blow-up itself is marked as a divergence
+                spike_steps = [s for s in spike_steps if s < diverged_at]
+            if spike_steps:
+                at = frame.set_index("step").loc[spike_steps, losses[0]].to_numpy(dtype=np.float64)
+                at, _ = _clip_top(at, top)
+                ax_loss.plot(
+                    spike_steps,
+                    at,
+                    linestyle="none",
+                    marker="^",
+                    markersize=8,
+                    markerfacecolor="none",
+                    markeredgewidth=1.5,
+                    # The colour of the curve the spikes are found on, so it is clear which one.
+                    color=series_style(0)["color"],
+                    zorder=4,
+                    label=f"loss spikes ({len(spike_steps)} found by find_spikes)",
+                )
+        if diverged_at is not None:
+            finite = all_losses[np.isfinite(all_losses)]
+            y = top if top is not None else (float(finite.max()) if finite.size else 1.0)
+            at_step = frame.loc[frame["step"] == diverged_at, losses[0]].to_numpy(dtype=np.float64)
+            if at_step.size and np.isfinite(at_step[0]) and (top is None or at_step[0] <= top):
+                y = float(at_step[0])
+            ax_loss.plot(
+                [diverged_at],
+                [y],
+                linestyle="none",
+                marker="X",
+                markersize=11,
+                color=_DIVERGED_COLOR,
+                label=f"diverged at step {diverged_at} (training stopped)",
+                zorder=5,
+                clip_on=False,
+            )
+        if clipped_any:
+            ax_loss.plot(
+                [], [], linestyle="none", label=f"losses above {_fmt(top)} drawn at the top edge"
+            )
+        if log_loss:
+            ax_loss.set_yscale("log")
+        bottom = limits[0] if limits and limits[0] is not None else None
+        if top is not None or bottom is not None:
+            ax_loss.set_ylim(
+                bottom=bottom, top=None if top is None else top * (1.3 if log_loss else 1.02)
+            )
+        ax_loss.set_ylabel(_axis_label(losses[0]) if len(losses) == 1 else f"loss ({_LOSS_UNITS})")
+        if warmup_steps:
+            mark_warmup_end(ax_loss, warmup_steps, position="bottom" if log_loss else "top")
+    if others:
+        ax_other = panel["other"]
+        for j, metric in enumerate(others, start=len(losses)):
+            values = frame[metric].to_numpy(dtype=np.float64)
+            keep = ~np.isnan(values)
+            ax_other.plot(
+                steps[keep],
+                values[keep],
+                marker="s",
+                markersize=3,
+                linewidth=1.2,
+                label=_describe_column(metric),
+                **series_style(j),
+            )
+        ax_other.set_ylabel(_describe_column(others[0]) if len(others) == 1 else "metric")
+        ax_other.yaxis.set_major_locator(MaxNLocator(4))
+        if len(others) > 1:
+            ax_other.legend(fontsize="small", loc="lower right")
+        if warmup_steps:
+            mark_warmup_end(ax_other, warmup_steps, text="")
+    if "lr" in panel:
+        ax_lr = panel["lr"]
+        ax_lr.plot(steps, frame["lr"].to_numpy(dtype=np.float64), color=PALETTE[2], linewidth=1.6)
+        ax_lr.set_ylabel("learning rate")
+        ax_lr.set_ylim(bottom=0)
+        ax_lr.yaxis.set_major_locator(MaxNLocator(3))
+        if warmup_steps:
+            mark_warmup_end(ax_lr, warmup_steps, text="")
+    for ax_ in panel.values():
+        ax_.grid(alpha=0.3)
+        if diverged_at is not None:
+            ax_.axvline(diverged_at, color=_DIVERGED_COLOR, linestyle="--", linewidth=1)
 
 
 def plot_runs(
@@ -990,24 +1044,21 @@ def plot_seeds(
     _check_title(title)
     tidy, diverged = _tidy_runs(runs, column, label_by)
 
-    conditions = list(pd.unique(tidy[label_by]))
     loss_like = _is_loss(column)
     tables: dict[Any, pd.DataFrame] = {}
-    for condition in conditions:
-        rows = tidy[tidy[label_by] == condition]
-        # Drop steps where the column was not recorded (validation runs every few steps) but keep
-        # NaN/inf training losses: they are how a divergence shows.
-        if column != "train_loss":
-            rows = rows[~rows[column].isna()]
+    # Steps where the column was not recorded (validation runs every few steps) are dropped, but
+    # NaN/inf training losses stay: they are how a divergence shows.
+    recorded = tidy if column == "train_loss" else tidy[tidy[column].notna()]
+    for condition, rows in recorded.groupby(label_by, sort=False):
         table = rows.pivot_table(
             index="step", columns="seed", values=column, aggfunc="first", dropna=False
-        )
-        table = table.reindex(sorted(table.index))
+        ).sort_index()
         for seed in table.columns:
             at = diverged.get((condition, seed))
             if at is not None and loss_like:
                 table.loc[table.index >= at, seed] = np.inf
         tables[condition] = table
+    conditions = list(tables)
 
     everything = np.concatenate([t.to_numpy(dtype=np.float64).ravel() for t in tables.values()])
     starts = [t.iloc[0].to_numpy(dtype=np.float64) for t in tables.values() if len(t)]
@@ -1221,6 +1272,207 @@ def plot_stability_frontier(
     return _finish(fig, owned)
 
 
+def _condition_label(by: str, condition: Any) -> str:
+    if by == "warmup_steps":
+        steps = int(condition)
+        return "no warmup" if steps == 0 else f"warmup {steps} steps"
+    return str(condition)
+
+
+_SPREADS = {"range": "min–max over seeds", "iqr": "interquartile range over seeds"}
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+
+
+def plot_lr_sensitivity(
+    table: pd.DataFrame,
+    *,
+    value: str = "final_val_loss",
+    by: str | None = None,
+    spread: str = "range",
+    reference: float | Mapping[str, float] | None = None,
+    log_y: bool = False,
+    ylim: tuple[float | None, float | None] | None = None,
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Learning-rate sensitivity: the final ``value`` against the peak LR, one line per condition.
+
+    Shows how wide the window of learning rates is in which training works, with and without
+    warmup (the same base schedule, with and without the warmup factor; see
+    :func:`warmup_lib.experiments.sweep`). ``table`` is either
+
+    * one row per run — ``summarize_runs(frame)`` of the per-step frame that
+      ``sweep(..., return_runs=True)`` returns — with columns ``peak_lr``, the condition column
+      and ``value``: each condition's line is the median over seeds, with the ``spread``
+      (``"range"``: min–max, ``"iqr"``: 25th–75th percentile) as a band and each seed as a
+      faint dot; or
+    * one row per cell — the table :func:`~warmup_lib.experiments.sweep` returns — with
+      ``median_<value>``, ``min_<value>`` and ``max_<value>``: median line and min–max band.
+
+    ``by`` names the condition column (default ``"condition"`` if present, else
+    ``"warmup_steps"``, whose 0 reads "no warmup"). A diverged run has an infinite final loss:
+    its dot is an x at the top edge, and a median of diverged runs runs along the top edge.
+    ``reference`` draws horizontal lines: a number, or ``{"best possible loss": 0.79,
+    "unigram loss": 3.07}``. The x axis is logarithmic, with a tick at every peak LR of the grid.
+    """
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(
+            "table must be a pandas DataFrame: summarize_runs(frame) (one row per run) or the "
+            f"table returned by sweep (one row per peak LR and condition); got {type(table).__name__}"
+        )
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a column name such as 'final_val_loss', got {value!r}")
+    if by is None:
+        by = "condition" if "condition" in table.columns else "warmup_steps"
+    elif not isinstance(by, str):
+        raise TypeError(f"by must be the name of the column holding the condition, got {by!r}")
+    if spread not in _SPREADS:
+        raise ValueError(f"spread must be one of {', '.join(map(repr, _SPREADS))}; got {spread!r}")
+    if reference is None:
+        references: dict[str, float] = {}
+    elif isinstance(reference, Mapping):
+        references = {str(k): check_float(f"reference[{k!r}]", v) for k, v in reference.items()}
+    else:
+        references = {"reference": check_float("reference", reference)}
+    check_bool("log_y", log_y)
+    limits = _check_ylim(ylim)
+    _check_ax(ax)
+    _check_title(title)
+    per_run = value in table.columns
+    if per_run:
+        _require_columns("table", table, ("peak_lr", by, value))
+    else:
+        needed = [f"{statistic}_{value}" for statistic in ("median", "min", "max")]
+        missing = [c for c in ("peak_lr", by, *needed) if c not in table.columns]
+        if missing:
+            raise ValueError(
+                f"table has no column {value!r} (one row per run) nor {', '.join(needed)} (one "
+                f"row per cell, as sweep returns); it lacks {missing}; its columns are: "
+                f"{', '.join(map(repr, table.columns))}"
+            )
+        if spread == "iqr":
+            raise ValueError(
+                "spread='iqr' needs one row per run (summarize_runs(frame)); the per-cell table "
+                "of sweep only has the median, min and max"
+            )
+        _require_columns("table", table, ("peak_lr", by))
+    peak_lrs = pd.to_numeric(table["peak_lr"], errors="coerce")
+    if not (peak_lrs > 0).all():
+        raise ValueError("table['peak_lr'] must hold numbers > 0 (they are placed on a log axis)")
+
+    # Per condition, per peak LR: the median, the band, and the runs' values.
+    lines: dict[Any, pd.DataFrame] = {}
+    for condition, rows in table.assign(peak_lr=peak_lrs).groupby(by, sort=False):
+        if per_run:
+            values = rows[value].astype(float)
+            grouped = values.groupby(rows["peak_lr"])
+            low_q, high_q = (0.25, 0.75) if spread == "iqr" else (0.0, 1.0)
+            summary = pd.DataFrame(
+                {
+                    "median": grouped.median(),
+                    "low": grouped.quantile(low_q),
+                    "high": grouped.quantile(high_q),
+                    "n": grouped.size(),
+                }
+            )
+        else:
+            summary = (
+                rows.set_index("peak_lr")[[f"median_{value}", f"min_{value}", f"max_{value}"]]
+                .set_axis(["median", "low", "high"], axis=1)
+                .astype(float)
+            )
+            summary["n"] = rows.set_index("peak_lr")["n_seeds"] if "n_seeds" in rows else np.nan
+        lines[condition] = summary.sort_index()
+    everything = np.concatenate(
+        [t[["median", "low", "high"]].to_numpy(dtype=np.float64).ravel() for t in lines.values()]
+        + ([table[value].to_numpy(dtype=np.float64)] if per_run else [])
+    )
+    finite = everything[np.isfinite(everything)]
+    middle = float(np.median(finite)) if finite.size else None
+    top = (
+        limits[1]
+        if limits and limits[1] is not None
+        else _auto_top(everything, middle, log=log_y)
+    )
+    if top is None and finite.size and not np.isfinite(everything).all():
+        top = float(finite.max()) * 1.1
+
+    fig, ax, owned = _single_axes(ax, figsize=(7.0, 4.4))
+    with _Drawing(fig, owned):
+        n_conditions = len(lines)
+        any_diverged = False
+        for i, (condition, summary) in enumerate(lines.items()):
+            style = series_style(i)
+            color = style["color"]
+            lrs = summary.index.to_numpy(dtype=np.float64)
+            # Conditions' dots sit slightly apart on the log axis so they do not hide each other.
+            shift = 10 ** (0.025 * (i - (n_conditions - 1) / 2))
+            if per_run:
+                rows = table[table[by] == condition]
+                x = peak_lrs[rows.index].to_numpy(dtype=np.float64) * shift
+                y = rows[value].to_numpy(dtype=np.float64)
+                ok = np.isfinite(y)
+                drawn, _ = _clip_top(y[ok], top)
+                ax.scatter(x[ok], drawn, s=14, color=color, alpha=0.35, linewidths=0, zorder=2)
+                if (~ok).any():
+                    any_diverged = True
+                    edge = top if top is not None else (float(finite.max()) if finite.size else 1.0)
+                    ax.scatter(
+                        x[~ok], np.full((~ok).sum(), edge), marker="x", s=30, color=color,
+                        linewidths=1.4, zorder=4, clip_on=False,
+                    )
+            low, _ = _clip_top(summary["low"].to_numpy(dtype=np.float64), top)
+            high, _ = _clip_top(summary["high"].to_numpy(dtype=np.float64), top)
+            ax.fill_between(lrs, low, high, color=color, alpha=0.15, linewidth=0, zorder=1)
+            median, _ = _clip_top(summary["median"].to_numpy(dtype=np.float64), top)
+            counts = summary["n"].dropna()
+            seeds = f", {int(counts.max())} seeds" if len(counts) else ""
+            ax.plot(
+                lrs,
+                median,
+                marker=_MARKERS[i % len(_MARKERS)],
+                markersize=5,
+                linewidth=2.0,
+                label=f"{_condition_label(by, condition)}: median{seeds}",
+                zorder=3,
+                **style,
+            )
+        ax.fill_between([], [], [], color="0.5", alpha=0.25, linewidth=0, label=_SPREADS[spread])
+        if per_run:
+            ax.scatter([], [], s=14, color="0.4", alpha=0.5, linewidths=0, label="one seed")
+        if any_diverged:
+            ax.scatter(
+                [], [], marker="x", s=30, color="0.2", linewidths=1.4,
+                label="a seed diverged (drawn at the top edge)",
+            )
+        for j, (name, level) in enumerate(references.items()):
+            ax.axhline(
+                level,
+                color="0.35",
+                linestyle=(":", "-.", "--")[j % 3],
+                linewidth=1.3,
+                zorder=1.5,
+                label=f"{name} ({_fmt(level)})",
+            )
+        ax.set_xscale("log")
+        grid = np.unique(peak_lrs.to_numpy(dtype=np.float64))
+        ax.set_xticks(grid, [f"{lr:g}" for lr in grid])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        if log_y:
+            ax.set_yscale("log")
+        if top is not None:
+            ax.set_ylim(top=top * (1.3 if log_y else 1.03))
+        if limits and limits[0] is not None:
+            ax.set_ylim(bottom=limits[0])
+        ax.set_xlabel("peak learning rate (log scale)")
+        words = "final " + _describe_column(value.removeprefix("final_").removeprefix("median_"))
+        unit = f" ({_LOSS_UNITS})" if _is_loss(value) else ""
+        ax.set_ylabel(words + unit)
+        ax.grid(alpha=0.3)
+        _finish_labels(fig, ax, owned, title, ncols=2, inside="upper left")
+    return _finish(fig, owned)
+
+
 # --------------------------------------------------------------------------------------------
 # Imbalanced classification: confusion matrix, precision-recall, cost.
 # --------------------------------------------------------------------------------------------
@@ -1251,8 +1503,8 @@ def plot_confusion_matrix(
     """
     from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
-    truth = _as_1d("y_true", y_true)
-    pred = _as_1d("y_pred", y_pred)
+    truth = as_1d("y_true", y_true)
+    pred = as_1d("y_pred", y_pred)
     if truth.size != pred.size:
         raise ValueError(
             f"y_true and y_pred must have the same length, got {truth.size} and {pred.size}"
@@ -1327,8 +1579,8 @@ def _named_scores(name: str, scores_or_dict: Any, n: int) -> dict[str, np.ndarra
     if isinstance(scores_or_dict, Mapping):
         if not scores_or_dict:
             raise ValueError(f"{name} is an empty dict: give model name -> scores")
-        return {str(k): _check_scores(f"{name}[{k!r}]", v, n) for k, v in scores_or_dict.items()}
-    return {"model": _check_scores(name, scores_or_dict, n)}
+        return {str(k): as_scores(f"{name}[{k!r}]", v, n) for k, v in scores_or_dict.items()}
+    return {"model": as_scores(name, scores_or_dict, n)}
 
 
 def _thresholds_for(name: str, value: Any, key: str) -> list[float]:
@@ -1368,7 +1620,7 @@ def plot_pr_curve(
 
     from .metrics import cost_curve
 
-    truth = _check_binary_labels("y_true", y_true)
+    truth = as_binary_labels("y_true", y_true)
     named = _named_scores("scores_or_dict", scores_or_dict, truth.size)
     if truth.sum() == 0:
         raise ValueError("y_true has no positive examples (1s): precision and recall are undefined")
@@ -1464,8 +1716,8 @@ def plot_cost_vs_threshold(
     """
     from .metrics import bayes_threshold, cost_curve, threshold_for_cost
 
-    truth = _check_binary_labels("y_true", y_true)
-    values = _check_scores("scores", scores, truth.size)
+    truth = as_binary_labels("y_true", y_true)
+    values = as_scores("scores", scores, truth.size)
     cost_fp = check_float("cost_fp", cost_fp, min_value=0.0, min_open=True)
     cost_fn = check_float("cost_fn", cost_fn, min_value=0.0, min_open=True)
     if truth.min() == truth.max():
@@ -1672,8 +1924,8 @@ def plot_sharpness(
     and lowers the threshold slowly enough for training to move to flatter regions. Steps where
     the sharpness exceeds ``2 / lr`` are shaded. ``lrs`` is one LR per step or a single number.
     """
-    x = _as_1d("steps", steps).astype(np.float64)
-    s = _as_1d("sharpness", sharpness).astype(np.float64)
+    x = as_numbers("steps", steps, unit="one value per step")
+    s = as_numbers("sharpness", sharpness, unit="one value per step")
     if s.size != x.size:
         raise ValueError(
             f"sharpness must have one value per step: steps has {x.size}, sharpness has {s.size}"
@@ -1681,7 +1933,7 @@ def plot_sharpness(
     if np.ndim(lrs) == 0 and not hasattr(lrs, "detach"):
         rate = np.full_like(x, check_float("lrs", lrs, min_value=0.0))
     else:
-        rate = _as_1d("lrs", lrs).astype(np.float64)
+        rate = as_numbers("lrs", lrs, unit="one value per step")
         if rate.size != x.size:
             raise ValueError(
                 f"lrs must be one learning rate per step ({x.size}) or a single number, got {rate.size}"
@@ -1717,15 +1969,14 @@ def plot_sharpness(
         )
         unstable = np.isfinite(s) & (s > threshold)
         if unstable.any():
-            ax.fill_between(
-                x,
-                0,
-                1,
-                where=unstable,
-                transform=ax.get_xaxis_transform(),
+            ax.plot(
+                x[unstable],
+                s[unstable],
+                linestyle="none",
+                marker="o",
+                markersize=6,
                 color=PALETTE[1],
-                alpha=0.12,
-                step="mid",
+                zorder=4,
                 label="unstable: sharpness > 2 / lr",
             )
         if warmup_steps:
@@ -1742,11 +1993,37 @@ def plot_sharpness(
                     np.nanmin(shown) * 1.2 if np.isfinite(shown).any() else 0,
                 )
             )
+        _shade_unstable_region(ax, x, threshold)
         _step_axis(ax)
         ax.set_ylabel("sharpness λ_max and 2 / lr" + (" (log scale)" if log_y else ""))
         ax.grid(alpha=0.3)
         _finish_labels(fig, ax, owned, title, ncols=2, inside="best")
     return _finish(fig, owned)
+
+
+def _shade_unstable_region(ax: Axes, x: np.ndarray, threshold: np.ndarray) -> None:
+    """Shade everything above the ``2 / lr`` line: a sharpness up there makes a step overshoot.
+
+    Drawn after the y-limits are set (the region reaches the top of the axes) and without
+    changing them.
+    """
+    finite = np.isfinite(threshold)
+    if not finite.any():
+        return
+    bottom, top = ax.get_ylim()
+    lower = np.where(finite, np.minimum(threshold, top), np.nan)
+    ax.fill_between(
+        x,
+        lower,
+        top,
+        where=finite,
+        color=PALETTE[1],
+        alpha=0.10,
+        linewidth=0,
+        zorder=0,
+        label="unstable region: above 2 / lr",
+    )
+    ax.set_ylim(bottom, top)
 
 
 def plot_epoch_vs_step(
@@ -1826,3 +2103,321 @@ def plot_epoch_vs_step(
         ax.grid(alpha=0.3)
         _finish_labels(fig, ax, owned, title, ncols=2, inside="upper right")
     return _finish(fig, owned)
+
+
+# --------------------------------------------------------------------------------------------
+# Sharpness of many runs, and the two-parameter u·v model.
+# --------------------------------------------------------------------------------------------
+
+
+def plot_sharpness_runs(
+    table: Any,
+    *,
+    label_by: str = "condition",
+    warmup_steps: int | Mapping[str, int | None] | None = None,
+    log_y: bool = True,
+    title: str | None = None,
+) -> Figure:
+    """Sharpness against ``2 / lr`` for every seed, one panel per condition on shared axes.
+
+    ``table`` is the sharpness frame of :func:`warmup_lib.diagnostics.track_sharpness` (columns
+    ``condition`` -- or ``label_by`` -- ``seed, step, lr, sharpness``). Each panel draws every
+    seed's sharpness, the stability threshold ``2 / lr`` of its schedule, and shades the region
+    above that line, where a gradient step overshoots (Gilmer et al. 2021, arXiv 2110.04369);
+    measurements inside it are filled in vermillion. A seed whose measurements end early (a run
+    stops being measured when it diverges) gets a black x at its last one. ``warmup_steps`` is
+    one number for every panel or a dict ``condition -> int or None``.
+    """
+    frame = _as_frame("table", table)
+    if not isinstance(label_by, str):
+        raise TypeError(f"label_by must be the name of the condition column, got {label_by!r}")
+    _require_columns("table", frame, (label_by, "seed", "step", "lr", "sharpness"))
+    if frame.empty:
+        raise ValueError("table is empty: there is nothing to plot")
+    check_bool("log_y", log_y)
+    _check_title(title)
+    conditions = [str(c) for c in pd.unique(frame[label_by])]
+    ends: dict[str, int | None] = {}
+    for condition in conditions:
+        value = warmup_steps.get(condition) if isinstance(warmup_steps, Mapping) else warmup_steps
+        ends[condition] = (
+            None if value is None else check_int(f"warmup_steps[{condition!r}]", value)
+        )
+
+    values = frame["sharpness"].to_numpy(dtype=np.float64)
+    shown = values[np.isfinite(values) & ((values > 0) if log_y else True)]
+    if shown.size == 0:
+        raise ValueError("table has no finite sharpness to plot" + (" above 0" if log_y else ""))
+    n = len(conditions)
+    fig, axes_ = plt.subplots(
+        1,
+        n,
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
+        figsize=(7.0 if n == 1 else 5.0 * n, 4.6),
+    )
+    with _Drawing(fig, True):
+        last_step = frame["step"].max()
+        for ax, condition in zip(axes_[0], conditions, strict=True):
+            rows = frame[frame[label_by].astype(str) == condition].sort_values("step")
+            lr_by_step = rows.groupby("step")["lr"].max()
+            x = lr_by_step.index.to_numpy(dtype=np.float64)
+            with np.errstate(divide="ignore"):
+                threshold = np.where(lr_by_step > 0, 2.0 / lr_by_step.to_numpy(np.float64), np.inf)
+            for i, (_, run) in enumerate(rows.groupby("seed", sort=True)):
+                steps = run["step"].to_numpy(dtype=np.float64)
+                sharp = run["sharpness"].to_numpy(dtype=np.float64)
+                keep = np.isfinite(sharp) & ((sharp > 0) if log_y else True)
+                ax.plot(
+                    steps[keep],
+                    sharp[keep],
+                    color=PALETTE[0],
+                    linewidth=1.0,
+                    alpha=0.75,
+                    marker="o",
+                    markersize=2.5,
+                    label="sharpness λ_max (one line per seed)" if i == 0 else None,
+                )
+                with np.errstate(divide="ignore"):
+                    limit = np.where(run["lr"] > 0, 2.0 / run["lr"].to_numpy(np.float64), np.inf)
+                over = keep & (sharp > limit)
+                if over.any():
+                    ax.plot(
+                        steps[over],
+                        sharp[over],
+                        linestyle="none",
+                        marker="o",
+                        markersize=5,
+                        color=PALETTE[1],
+                        zorder=4,
+                        label="unstable: sharpness > 2 / lr",
+                    )
+                if steps[-1] < last_step and keep[-1]:
+                    ax.plot(
+                        [steps[-1]],
+                        [sharp[-1]],
+                        linestyle="none",
+                        marker="X",
+                        markersize=9,
+                        color=_DIVERGED_COLOR,
+                        zorder=5,
+                        label="run diverged (measured no further)",
+                    )
+            ax.plot(
+                x,
+                np.where(np.isfinite(threshold), threshold, np.nan),
+                linewidth=1.8,
+                label="stability threshold 2 / learning rate",
+                **series_style(1),
+            )
+            if ends[condition]:
+                mark_warmup_end(ax, ends[condition], position="top")
+            ax.set_title(condition)
+            ax.grid(alpha=0.3)
+            _step_axis(ax)
+        first = axes_[0, 0]
+        if log_y:
+            first.set_yscale("log")
+            first.set_ylim(shown.min() / 2, shown.max() * 3)
+        else:
+            first.set_ylim(0, shown.max() * 1.15)
+        for ax, condition in zip(axes_[0], conditions, strict=True):
+            rows = frame[frame[label_by].astype(str) == condition]
+            lr_by_step = rows.groupby("step")["lr"].max()
+            with np.errstate(divide="ignore"):
+                threshold = np.where(lr_by_step > 0, 2.0 / lr_by_step.to_numpy(np.float64), np.inf)
+            _shade_unstable_region(ax, lr_by_step.index.to_numpy(dtype=np.float64), threshold)
+        first.set_ylabel("sharpness λ_max and 2 / lr" + (" (log scale)" if log_y else ""))
+        handles: dict[str, Any] = {}
+        for ax in axes_[0]:
+            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                handles.setdefault(label, handle)
+        fig.legend(
+            list(handles.values()),
+            list(handles),
+            loc="outside upper center",
+            ncols=min(3, len(handles)),
+            frameon=False,
+            fontsize="small",
+            title=title,
+            title_fontsize="large",
+        )
+    return _finish(fig, True)
+
+
+def plot_uv_descent(
+    runs: Mapping[str, Sequence[Any]],
+    *,
+    peak_lr: float,
+    target: float = 1.0,
+    extent: tuple[float, float, float, float] = (-0.5, 3.5, -1.5, 2.5),
+    title: str | None = None,
+) -> Figure:
+    """Gradient-descent paths of the u·v model on its loss surface, one panel per condition.
+
+    ``runs`` is a dict ``condition -> list of frames`` from :func:`warmup_lib.uv_model.descend`
+    (one frame per start; the i-th start gets the i-th colour in every panel, so the same start
+    can be followed with and without warmup). The grey background is the loss (log scale), the
+    black curve the valley floor ``u * v = target``, and its thick green part the floor where
+    the sharpness ``u**2 + v**2`` is below ``2 / peak_lr``: the only minima the peak learning rate
+    can stay in. A run that diverged is drawn until it leaves the picture, where it gets an x.
+    ``extent`` is ``(u_min, u_max, v_min, v_max)``.
+    """
+    from . import uv_model
+
+    if not isinstance(runs, Mapping) or not runs:
+        raise TypeError(
+            "runs must be a non-empty dict condition -> list of uv_model.descend frames"
+        )
+    peak_lr = check_float("peak_lr", peak_lr, min_value=0.0, min_open=True)
+    target = check_float("target", target)
+    if not (isinstance(extent, Sequence) and len(extent) == 4):
+        raise TypeError(f"extent must be (u_min, u_max, v_min, v_max), got {extent!r}")
+    u_min, u_max, v_min, v_max = (check_float(f"extent[{i}]", e) for i, e in enumerate(extent))
+    if not (u_min < u_max and v_min < v_max):
+        raise ValueError(f"extent must have u_min < u_max and v_min < v_max, got {extent!r}")
+    paths: dict[str, list[pd.DataFrame]] = {}
+    for name, frames in runs.items():
+        if isinstance(frames, pd.DataFrame) or not isinstance(frames, Sequence) or not frames:
+            raise TypeError(
+                f"runs[{name!r}] must be a non-empty list of uv_model.descend frames (one per start)"
+            )
+        paths[str(name)] = [_as_frame(f"runs[{name!r}][{i}]", f) for i, f in enumerate(frames)]
+        for i, f in enumerate(paths[str(name)]):
+            _require_columns(f"runs[{name!r}][{i}]", f, ("u", "v", "diverged"))
+
+    grid_u, grid_v = np.meshgrid(np.linspace(u_min, u_max, 240), np.linspace(v_min, v_max, 240))
+    surface = np.maximum(uv_model.loss(grid_u, grid_v, target), 1e-4)
+    floor_u = np.linspace(max(u_min, 1e-3), u_max, 600)
+    floor_u = floor_u[(target / floor_u >= v_min) & (target / floor_u <= v_max)]
+    floor_v = target / floor_u
+    flat = floor_u**2 + floor_v**2 < 2.0 / peak_lr
+
+    n = len(paths)
+    fig, axes_ = plt.subplots(
+        1,
+        n,
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+        layout="constrained",
+        figsize=(7.0 if n == 1 else 4.6 * n, 4.9),
+    )
+    with _Drawing(fig, True):
+        for ax, (name, frames) in zip(axes_[0], paths.items(), strict=True):
+            ax.contourf(
+                grid_u,
+                grid_v,
+                surface,
+                levels=np.logspace(-3, 2, 11),
+                norm=LogNorm(),
+                cmap="Greys",
+                alpha=0.4,
+                extend="both",
+            )
+            ax.plot(
+                floor_u,
+                floor_v,
+                color="black",
+                linewidth=1.0,
+                label=f"valley floor u·v = {_fmt(target)}",
+            )
+            ax.plot(
+                np.where(flat, floor_u, np.nan),
+                np.where(flat, floor_v, np.nan),
+                color=PALETTE[2],
+                linewidth=5,
+                alpha=0.8,
+                solid_capstyle="butt",
+                label=f"floor flat enough for LR {_fmt(peak_lr)} (sharpness < 2 / lr)",
+            )
+            marked_divergence = marked_end = False
+            for i, path in enumerate(frames):
+                color = PALETTE[i % len(PALETTE)]
+                u = path["u"].to_numpy(dtype=np.float64)
+                v = path["v"].to_numpy(dtype=np.float64)
+                inside = (u >= u_min) & (u <= u_max) & (v >= v_min) & (v <= v_max)
+                ax.plot(u, v, color=color, linewidth=1.0, marker=".", markersize=3, alpha=0.9)
+                ax.plot(
+                    u[:1],
+                    v[:1],
+                    linestyle="none",
+                    marker="o",
+                    markersize=7,
+                    markeredgecolor="black",
+                    color=color,
+                    zorder=5,
+                    label="start" if i == 0 else None,
+                )
+                if bool(path["diverged"].iloc[0]):
+                    exit_u, exit_v = _exit_point(u, v, inside, (u_min, u_max, v_min, v_max))
+                    ax.plot(
+                        [exit_u],
+                        [exit_v],
+                        linestyle="none",
+                        marker="X",
+                        markersize=10,
+                        color=_DIVERGED_COLOR,
+                        zorder=6,
+                        clip_on=False,
+                        label=None if marked_divergence else "diverged: leaves the picture",
+                    )
+                    marked_divergence = True
+                else:
+                    ax.plot(
+                        u[-1:],
+                        v[-1:],
+                        linestyle="none",
+                        marker="*",
+                        markersize=12,
+                        markeredgecolor="black",
+                        color=color,
+                        zorder=6,
+                        label=None if marked_end else "end",
+                    )
+                    marked_end = True
+            ax.set_xlim(u_min, u_max)
+            ax.set_ylim(v_min, v_max)
+            ax.set_aspect("equal")
+            ax.set_title(name)
+            ax.set_xlabel("weight u")
+        axes_[0, 0].set_ylabel("weight v")
+        handles: dict[str, Any] = {}
+        for ax in axes_[0]:
+            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                handles.setdefault(label, handle)
+        fig.legend(
+            list(handles.values()),
+            list(handles),
+            loc="outside upper center",
+            ncols=min(3, len(handles)),
+            frameon=False,
+            fontsize="small",
+            title=title,
+            title_fontsize="large",
+        )
+    return _finish(fig, True)
+
+
+def _exit_point(
+    u: np.ndarray, v: np.ndarray, inside: np.ndarray, box: tuple[float, float, float, float]
+) -> tuple[float, float]:
+    """Where a path first leaves ``box`` (on its border), or its last point if it never does."""
+    leaving = np.flatnonzero(~inside)
+    if not leaving.size or leaving[0] == 0:
+        k = len(u) - 1 if not leaving.size else 0
+        return float(u[k]), float(v[k])
+    k = int(leaving[0])
+    (u0, v0), (u1, v1) = (u[k - 1], v[k - 1]), (u[k], v[k])
+    u_min, u_max, v_min, v_max = box
+    # The largest fraction of the step that stays inside the box, along each axis.
+    fractions = [1.0]
+    for start, end, low, high in ((u0, u1, u_min, u_max), (v0, v1, v_min, v_max)):
+        if end > high:
+            fractions.append((high - start) / (end - start))
+        elif end < low:
+            fractions.append((low - start) / (end - start))
+    t = max(0.0, min(fractions))
+    return float(u0 + t * (u1 - u0)), float(v0 + t * (v1 - v0))

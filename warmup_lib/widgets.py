@@ -30,11 +30,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from ._coerce import as_binary_labels as _check_binary_labels
+from ._coerce import as_scores as _check_scores
 from ._validation import check_bool, check_choice, check_float, check_int
 from .plotting import (
     PALETTE,
-    _check_binary_labels,
-    _check_scores,
     plot_confusion_matrix,
     plot_cost_vs_threshold,
     plot_runs,
