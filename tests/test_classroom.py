@@ -95,7 +95,7 @@ def test_the_series_file_is_read_and_validated(tmp_path):
     assert [lesson.notebook for lesson in LESSONS][0] == "00_start_here"
     assert all(lesson.student_minutes > 0 for lesson in LESSONS)
     bad = tmp_path / "series.csv"
-    bad.write_text("notebook,title,student_minutes,run_seconds,peak_rss_mib\n02_x,X,thirty,,\n")
+    bad.write_text("notebook,title,student_minutes,run_seconds,peak_memory_mib\n02_x,X,thirty,,\n")
     with pytest.raises(ValueError, match=r"line 2, column student_minutes: expected a whole number"):
         series.lessons(bad)
     bad.write_text("notebook,title,minutes\n")
@@ -108,7 +108,7 @@ def test_record_measurements_keeps_the_hand_kept_columns(tmp_path):
     series.write_lessons(LESSONS, path)
     series.record_measurements({"02_lr_curves": (12.34, 432.6)}, path)
     updated = {lesson.notebook: lesson for lesson in series.lessons(path)}
-    assert updated["02_lr_curves"].run_seconds == 12.3 and updated["02_lr_curves"].peak_rss_mib == 433
+    assert updated["02_lr_curves"].run_seconds == 12.3 and updated["02_lr_curves"].peak_memory_mib == 433
     assert [lesson.student_minutes for lesson in updated.values()] == [lesson.student_minutes for lesson in LESSONS]
     with pytest.raises(ValueError, match="add a row"):
         series.record_measurements({"09_new": (1.0, 1.0)}, path)
@@ -125,14 +125,14 @@ def test_readme_tables_quote_the_series_file(lesson):
     learn = _row(README, f"| `{lesson.notebook}` |")
     assert f"| {lesson.student_minutes} min |" in learn, f"README notebook table: {lesson.notebook}"
     speed = _row(README, f"| {lesson.notebook} |")
-    assert f"| {lesson.run_seconds:.1f} | {lesson.peak_rss_mib} MiB |" in speed, f"README speed table: {lesson.notebook}"
+    assert f"| {lesson.run_seconds:.1f} | {lesson.peak_memory_mib} MiB |" in speed, f"README speed table: {lesson.notebook}"
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.notebook)
 def test_guide_time_table_quotes_the_series_file(lesson):
     row = _row(GUIDE, f"| [{lesson.number} — {lesson.title}](../notebooks/{lesson.notebook}.ipynb) |")
     assert row.endswith(
-        f"| {lesson.student_minutes} min | {lesson.run_seconds:.1f} s | {lesson.peak_rss_mib} MiB |"
+        f"| {lesson.student_minutes} min | {lesson.run_seconds:.1f} s | {lesson.peak_memory_mib} MiB |"
     ), row
 
 

@@ -225,6 +225,24 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _legend_above(fig: Figure, axes: Sequence[Axes], title: str | None) -> None:
+    """One legend above side-by-side panels: each label once, from the first panel that has it."""
+    handles: dict[str, Any] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(
+        list(handles.values()),
+        list(handles),
+        loc="outside upper center",
+        ncols=min(3, len(handles)),
+        frameon=False,
+        fontsize="small",
+        title=title,
+        title_fontsize="large",
+    )
+
+
 def _place_legend(
     fig: Figure,
     ax: Axes,
@@ -2230,20 +2248,7 @@ def plot_sharpness_runs(
                 threshold = np.where(lr_by_step > 0, 2.0 / lr_by_step.to_numpy(np.float64), np.inf)
             _shade_unstable_region(ax, lr_by_step.index.to_numpy(dtype=np.float64), threshold)
         first.set_ylabel("sharpness λ_max and 2 / lr" + (" (log scale)" if log_y else ""))
-        handles: dict[str, Any] = {}
-        for ax in axes_[0]:
-            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-                handles.setdefault(label, handle)
-        fig.legend(
-            list(handles.values()),
-            list(handles),
-            loc="outside upper center",
-            ncols=min(3, len(handles)),
-            frameon=False,
-            fontsize="small",
-            title=title,
-            title_fontsize="large",
-        )
+        _legend_above(fig, axes_[0], title)
     return _finish(fig, True)
 
 
@@ -2384,20 +2389,7 @@ def plot_uv_descent(
             ax.set_title(name)
             ax.set_xlabel("weight u")
         axes_[0, 0].set_ylabel("weight v")
-        handles: dict[str, Any] = {}
-        for ax in axes_[0]:
-            for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-                handles.setdefault(label, handle)
-        fig.legend(
-            list(handles.values()),
-            list(handles),
-            loc="outside upper center",
-            ncols=min(3, len(handles)),
-            frameon=False,
-            fontsize="small",
-            title=title,
-            title_fontsize="large",
-        )
+        _legend_above(fig, axes_[0], title)
     return _finish(fig, True)
 
 

@@ -3,8 +3,8 @@
 ``series.csv`` beside this module is the one source of truth for these numbers: notebook 00
 shows them, and tests check that the README and the instructor guide (``docs/instructor.md``)
 agree with it. ``student_minutes`` (reading, running and trying the exercises) is kept by hand;
-``run_seconds`` and ``peak_rss_mib`` (the notebook executed top to bottom in a fresh kernel
-pinned to one core) are written by ``python benchmarks/notebooks.py --write``.
+``run_seconds`` and ``peak_memory_mib`` (the notebook executed top to bottom in a fresh kernel
+pinned to one core; memory summed over the kernel and the processes it starts) are written by ``python benchmarks/notebooks.py --write``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 __all__ = ["SERIES_FILE", "COLUMNS", "Lesson", "lessons", "learning_path", "write_lessons", "record_measurements"]
 
 SERIES_FILE = Path(__file__).with_name("series.csv")
-COLUMNS = ("notebook", "title", "student_minutes", "run_seconds", "peak_rss_mib")
+COLUMNS = ("notebook", "title", "student_minutes", "run_seconds", "peak_memory_mib")
 _NOTEBOOK_NAME = re.compile(r"^[0-9A-Z][0-9]_[a-z0-9_]+$")
 
 
@@ -32,7 +32,7 @@ class Lesson:
     title: str
     student_minutes: int
     run_seconds: float | None
-    peak_rss_mib: int | None
+    peak_memory_mib: int | None
 
     @property
     def number(self) -> str:
@@ -79,7 +79,7 @@ def lessons(path: str | os.PathLike[str] | None = None) -> list[Lesson]:
                     title=row["title"].strip(),
                     student_minutes=_field(path, line, "student_minutes", row["student_minutes"], int, False),
                     run_seconds=_field(path, line, "run_seconds", row["run_seconds"], float, True),
-                    peak_rss_mib=_field(path, line, "peak_rss_mib", row["peak_rss_mib"], int, True),
+                    peak_memory_mib=_field(path, line, "peak_memory_mib", row["peak_memory_mib"], int, True),
                 )
             )
     names = [lesson.notebook for lesson in result]
@@ -116,7 +116,7 @@ def write_lessons(items: list[Lesson], path: str | os.PathLike[str] | None = Non
                 lesson.title,
                 lesson.student_minutes,
                 "" if lesson.run_seconds is None else f"{lesson.run_seconds:.1f}",
-                "" if lesson.peak_rss_mib is None else lesson.peak_rss_mib,
+                "" if lesson.peak_memory_mib is None else lesson.peak_memory_mib,
             ])
     return path
 
@@ -124,7 +124,7 @@ def write_lessons(items: list[Lesson], path: str | os.PathLike[str] | None = Non
 def record_measurements(
     measurements: Mapping[str, tuple[float, float]], path: str | os.PathLike[str] | None = None
 ) -> Path:
-    """Store measured ``{notebook: (seconds, peak_rss_mib)}`` in the series file, keeping the rest.
+    """Store measured ``{notebook: (seconds, peak_memory_mib)}`` in the series file, keeping the rest.
 
     A notebook the file does not list yet is an error: add its row (title, student minutes) first.
     """
@@ -138,7 +138,7 @@ def record_measurements(
         )
     updated = [
         replace(lesson, run_seconds=round(measurements[lesson.notebook][0], 1),
-                peak_rss_mib=round(measurements[lesson.notebook][1]))
+                peak_memory_mib=round(measurements[lesson.notebook][1]))
         if lesson.notebook in measurements else lesson
         for lesson in current
     ]
