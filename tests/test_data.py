@@ -759,3 +759,34 @@ def test_one_vs_rest_makes_a_binary_task():
         D.one_vs_rest(digits, 10)
     with pytest.raises(ValueError, match="multiclass"):
         D.one_vs_rest(eights, 1)
+
+
+def test_corrupt_rows_scales_features_and_gives_wrong_labels_to_training_rows_only():
+    digits = D.load_digits()
+    broken = D.corrupt_rows(digits, 5, feature_scale=10.0, seed=3)
+    rows = broken.info["corrupted_rows"]["rows"]
+    assert len(rows) == 5 and rows == sorted(set(rows))
+    assert torch.allclose(broken.X_train[rows], 10 * digits.X_train[rows])
+    assert bool((broken.y_train[rows] != digits.y_train[rows]).all()), "every corrupted row gets a wrong label"
+    assert broken.y_train.min() >= 0 and broken.y_train.max() < digits.n_classes
+    clean = [i for i in range(len(digits.y_train)) if i not in rows]
+    assert torch.equal(broken.X_train[clean], digits.X_train[clean])
+    assert torch.equal(broken.y_train[clean], digits.y_train[clean])
+    assert torch.equal(broken.X_val, digits.X_val) and torch.equal(broken.y_test, digits.y_test)
+    assert torch.equal(digits.X_train, D.load_digits().X_train), "the original is left untouched"
+    assert D.corrupt_rows(digits, 5, seed=3).info["corrupted_rows"]["rows"] == rows, "same seed, same rows"
+
+    eights = D.one_vs_rest(digits, 8)
+    flipped = D.corrupt_rows(eights, 4, feature_scale=1.0)
+    rows = flipped.info["corrupted_rows"]["rows"]
+    assert torch.equal(flipped.y_train[rows], 1 - eights.y_train[rows])
+    assert torch.equal(flipped.X_train, eights.X_train), "feature_scale=1 corrupts the labels only"
+
+    with pytest.raises(ValueError, match="n_rows"):
+        D.corrupt_rows(digits, 0)
+    with pytest.raises(ValueError, match="feature_scale"):
+        D.corrupt_rows(digits, 3, feature_scale=0.0)
+    with pytest.raises(ValueError, match="tabular"):
+        D.corrupt_rows(D.make_bigram_language(n_train=64, n_val=16, n_test=16), 3)
+    with pytest.raises(TypeError, match="DataSplits"):
+        D.corrupt_rows(digits.X_train, 3)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import torch
 from exercise_cases import Case, contract_tests
 
 from warmup_lib.diagnostics import find_spikes
@@ -33,6 +34,18 @@ def _threshold_case() -> Case:
     return Case(right=(table, y, scores), wrong=(table.iloc[:, ::-1], y, scores))
 
 
+def _spike_batch_case() -> Case:
+    from warmup_lib.data import corrupt_rows, load_digits
+    from warmup_lib.training import batch_rows
+
+    broken = corrupt_rows(load_digits(), n_rows=4, feature_scale=10.0, seed=0)
+    spikes = pd.DataFrame({"seed": [0, 2], "step": [5, 30], "peak loss": [0.9, 1.7]})
+    batch = batch_rows(broken, 31, 2, batch_size=64)[30]
+    suspect = int(batch[torch.linalg.vector_norm(broken.X_train[batch], dim=1).argmax()])
+    other = int(batch[0]) if int(batch[0]) != suspect else int(batch[1])
+    return Case(right=(batch, suspect, broken, spikes), wrong=(batch, other, broken, spikes))
+
+
 _LEAKY = {"average_precision": 0.95, "recall": 0.9}
 _DEPLOYED = {"average_precision": 0.2, "recall": 0.1}
 
@@ -44,6 +57,7 @@ CASES = {
     ),
     "04.3": lambda: Case(right=(_LEAKY, _DEPLOYED), wrong=(_LEAKY, _LEAKY)),
     "04.4": _threshold_case,
+    "04.5": _spike_batch_case,
 }
 
 (
@@ -52,3 +66,12 @@ CASES = {
     test_unfilled_stub_is_reported,
     test_any_first_answer_gives_a_sentence_not_a_traceback,
 ) = contract_tests(CASES)
+
+
+
+def test_spike_batch_check_names_the_batch_when_it_is_wrong():
+    from warmup_lib.exercises import ex
+
+    batch, suspect, broken, spikes = _spike_batch_case().right
+    outcome = ex["04.5"].evaluate(batch[:10], suspect, broken, spikes)
+    assert outcome.status == "incorrect" and "step 30 of seed 2" in outcome.message

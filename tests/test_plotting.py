@@ -827,9 +827,19 @@ def test_plot_epoch_vs_step_shows_both_granularities(real_history):
     (ax,) = fig.axes
     assert_labelled(ax)
     texts = legend_texts(fig)
-    assert texts[0] == "logged every step (highest 3)"
-    peak_epoch_mean = history_frame(spike_at=40).groupby("epoch")["train_loss"].mean().max()
-    assert texts[1] == f"epoch average (highest {peak_epoch_mean:.3g})"
+    # The legend compares the spike, not the loss at step 0 (the highest value of a falling curve).
+    frame = history_frame(spike_at=40)
+    jump = 3.0 - frame["train_loss"][39]
+    assert texts[0] == f"logged every step (biggest jump +{jump:.3g} at step 40)"
+    assert texts[1] == "epoch average (never rises)", "averaged over its epoch, this spike disappears"
+    frame.loc[40, "train_loss"] = 30.0  # a spike big enough to lift its epoch's average
+    epoch_means = frame.groupby("epoch")["train_loss"].mean()
+    epoch_jump = epoch_means.diff().max()
+    texts = legend_texts(plot_epoch_vs_step(frame))
+    assert texts[1] == f"epoch average (biggest jump +{epoch_jump:.3g} at epoch {epoch_means.diff().idxmax()})"
+    assert epoch_jump < (30.0 - frame["train_loss"][39]) / 5, "the epoch average dilutes the spike"
+    smooth = plot_epoch_vs_step(history_frame().assign(train_loss=np.linspace(2.3, 0.1, 100)))
+    assert legend_texts(smooth) == ["logged every step (never rises)", "epoch average (never rises)"]
     fig = plot_epoch_vs_step(history_frame().drop(columns="epoch"), steps_per_epoch=25)
     assert len(fig.axes[0].patches) == 1  # the stairs
     assert isinstance(plot_epoch_vs_step(real_history), Figure)

@@ -428,6 +428,41 @@ def test_describe_environment_and_seed_everything():
         runtime.seed_everything(-5)
 
 
+class _InputRecorder(nn.Module):
+    """A linear classifier that keeps every training batch it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(64, 10)
+        self.batches: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.batches.append(x.detach().clone())
+        return self.linear(x)
+
+
+def test_batch_rows_are_the_rows_train_reads(digits):
+    from warmup_lib.training import batch_rows
+
+    model = _InputRecorder()
+    steps = 40  # 16 steps per epoch of 64: crosses two reshuffles
+    run(digits, steps=steps, seed=3, model=model, batch_size=64, eval_every=100)
+    rows = batch_rows(digits, steps, 3, batch_size=64)
+    assert rows.shape == (steps, 64) and rows.dtype == torch.int64
+    for step, seen in enumerate(model.batches):
+        assert torch.equal(seen, digits.X_train[rows[step]]), f"step {step} read other rows"
+    epoch = len(digits.X_train) // 64
+    assert len(set(rows[:epoch].flatten().tolist())) == epoch * 64, "no row twice within an epoch"
+    assert not torch.equal(rows, batch_rows(digits, steps, 4, batch_size=64)), "another seed, another order"
+    with pytest.raises(ValueError, match="batch_size"):
+        batch_rows(digits, 5, batch_size=len(digits.X_train) + 1)
+    with pytest.raises(ValueError, match="steps"):
+        batch_rows(digits, 0)
+    with pytest.raises(TypeError, match="DataSplits"):
+        batch_rows(digits.X_train, 5)
+
+
 def test_keep_freed_memory_is_idempotent_and_harmless():
     first = runtime.keep_freed_memory()
     assert isinstance(first, bool) and runtime.keep_freed_memory() == first

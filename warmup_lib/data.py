@@ -30,6 +30,7 @@ __all__ = [
     "TRANSACTION_COLUMNS",
     "add_leaky_feature",
     "bigram_transition_matrix",
+    "corrupt_rows",
     "data_dir",
     "fraud_frames",
     "generate_transactions",
@@ -1227,6 +1228,52 @@ def oversample(data: DataSplits, factor: int = 20) -> DataSplits:
     }
     return dataclasses.replace(
         data, name=f"{data.name}, positives x{factor}", X_train=data.X_train[rows], y_train=y_train, info=info
+    )
+
+
+def corrupt_rows(
+    data: DataSplits, n_rows: int, *, feature_scale: float = 10.0, seed: int = 0
+) -> DataSplits:
+    """A copy of ``data`` in which ``n_rows`` training rows are corrupted records.
+
+    Each chosen row gets its features multiplied by ``feature_scale`` (values written in the
+    wrong units) and a wrong label (another class, chosen at random, for a multiclass task; the
+    other label for a binary one) - what a broken export or a labelling bug leaves behind. With
+    ``feature_scale=1`` only the labels are wrong. Validation and test are left clean, so their
+    metrics still say how the model does on real data. The rows are drawn with ``seed``; their
+    indices, sorted, are in ``info["corrupted_rows"]["rows"]``. A mini-batch that contains one of
+    them has a much larger loss and gradient than its neighbours: a loss spike that comes from the
+    data, not from the learning rate.
+    """
+    if not isinstance(data, DataSplits):
+        raise TypeError(f"data must be a DataSplits (for example load_digits()), got {type(data).__name__}")
+    if data.task == "language":
+        raise ValueError(
+            "data must be a tabular data set (task 'binary' or 'multiclass'); language data has no feature columns"
+        )
+    n_train = len(data.y_train)
+    n_rows = check_int("n_rows", n_rows, min_value=1, max_value=n_train)
+    feature_scale = check_float("feature_scale", feature_scale, min_value=0.0, min_open=True)
+    seed = check_int("seed", seed)
+    generator = torch.Generator().manual_seed(seed)
+    rows = torch.randperm(n_train, generator=generator)[:n_rows].sort().values
+    X_train, y_train = data.X_train.clone(), data.y_train.clone()
+    X_train[rows] *= feature_scale
+    if data.task == "binary":
+        y_train[rows] = 1 - y_train[rows]
+    else:
+        shift = torch.randint(1, data.n_classes, (n_rows,), generator=generator)
+        y_train[rows] = (y_train[rows] + shift) % data.n_classes
+    info = {
+        **data.info,
+        "corrupted_rows": {"rows": rows.tolist(), "feature_scale": feature_scale, "seed": seed},
+    }
+    return dataclasses.replace(
+        data,
+        name=f"{data.name}, {n_rows} corrupted rows",
+        X_train=X_train,
+        y_train=y_train,
+        info=info,
     )
 
 

@@ -2019,6 +2019,16 @@ def plot_sharpness(
     return _finish(fig, owned)
 
 
+def _biggest_jump(values: np.ndarray, labels: np.ndarray, unit: str) -> str:
+    """The largest rise from one logged value to the next, in words: "biggest jump +3.05 at step 1"."""
+    rises = np.diff(values)
+    rises = np.where(np.isfinite(rises), rises, -np.inf)
+    if rises.size == 0 or rises.max() <= 0:
+        return "never rises"
+    at = int(np.argmax(rises))
+    return f"biggest jump +{_fmt(rises[at])} at {unit} {labels[at + 1]}"
+
+
 def _shade_unstable_region(ax: Axes, x: np.ndarray, threshold: np.ndarray) -> None:
     """Shade everything above the ``2 / lr`` line: a sharpness up there makes a step overshoot.
 
@@ -2057,7 +2067,8 @@ def plot_epoch_vs_step(
     An epoch average of hundreds of steps can hide a spike entirely, which is why the Deep
     Learning Tuning Playbook asks to log often. Needs the ``epoch`` column of
     ``History.to_frame()``, or ``steps_per_epoch`` (epoch = step // steps_per_epoch). The
-    legend gives the highest per-step value and the highest epoch average.
+    legend compares the spikes, not the starting loss: for each log, its biggest jump - the
+    largest rise from one logged value to the next - and where it happens, or "never rises".
     """
     frame = _as_frame("history_or_frame", history_or_frame)
     if not isinstance(column, str):
@@ -2087,14 +2098,12 @@ def plot_epoch_vs_step(
     )
     fig, ax, owned = _single_axes(ax, figsize=(7.0, 4.0))
     with _Drawing(fig, owned):
-        finite = values[np.isfinite(values)]
-        peak = float(finite.max()) if finite.size else float("nan")
         ax.plot(
             steps,
             values,
             linewidth=0.9,
             alpha=0.85,
-            label=f"logged every step (highest {_fmt(peak)})",
+            label=f"logged every step ({_biggest_jump(values, steps, 'step')})",
             **series_style(0),
         )
         edges = np.append(per_epoch["first"].to_numpy(), per_epoch["last"].to_numpy()[-1] + 1)
@@ -2104,7 +2113,7 @@ def plot_epoch_vs_step(
             edges,
             linewidth=2.4,
             baseline=None,
-            label=f"epoch average (highest {_fmt(np.nanmax(means))})",
+            label=f"epoch average ({_biggest_jump(means, per_epoch.index.to_numpy(), 'epoch')})",
             color=PALETTE[1],
             linestyle="--",
         )

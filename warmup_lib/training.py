@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # pandas is imported lazily by the methods that need it
 __all__ = [
     "History",
     "train",
+    "batch_rows",
     "run_training",
     "LOSSES",
     "STEP_COLUMNS",
@@ -615,6 +616,24 @@ class BatchOrder:
         self.permutation = state["permutation"]
         self.position = int(state["position"])
         self.epoch = int(state["epoch"])
+
+
+def batch_rows(data: Any, steps: int, seed: int = 0, *, batch_size: int = 64) -> torch.Tensor:
+    """The training rows each step of ``train(..., data, steps, seed, batch_size=batch_size)`` reads.
+
+    Row ``k`` of the result holds the indices into ``data.X_train`` of step ``k``'s mini-batch,
+    shape ``(steps, batch_size)``, exactly as :func:`train` (and a seed ensemble of
+    ``warmup_lib.experiments``) draws them: a fresh shuffle per epoch, the last partial batch
+    dropped. When a loss spike appears at step ``k``, ``data.X_train[batch_rows(...)[k]]`` is the
+    batch that produced it - look at it before blaming the learning rate.
+    """
+    check_data(data)
+    steps = check_int("steps", steps, min_value=1)
+    seed = check_int("seed", seed, min_value=0, max_value=2**63 - 1)
+    n_train = len(data.X_train)
+    batch_size = check_int("batch_size", batch_size, min_value=1, max_value=n_train)
+    order = BatchOrder(n_train, batch_size, seed)
+    return torch.stack([order.next()[0] for _ in range(steps)])
 
 
 class StackedBatchOrder:

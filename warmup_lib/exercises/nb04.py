@@ -1,4 +1,4 @@
-"""Checks for notebook 04's exercises (epoch tables, spikes in code, leakage, thresholds)."""
+"""Checks for notebook 04's exercises (epoch tables, spikes in code, leakage, thresholds, suspect rows)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,17 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .checking import Incorrect, exercise, expect_close, expect_equal, fmt, frame, integer, number
+from .checking import (
+    Incorrect,
+    exercise,
+    expect_close,
+    expect_equal,
+    fmt,
+    frame,
+    integer,
+    number,
+    numbers_array,
+)
 
 THRESHOLDS = (0.5, 0.2, 0.05)
 
@@ -106,7 +116,7 @@ def _metric(name: str, metrics, key: str) -> float:
         "call classification_metrics(leaky.y_test, model.predict_proba(X)) on both versions."
     ),
     solution='''\
-ex3_model, _ = leaky_config.replace(schedule=LinearWarmup(100)).fit(seed=0)
+ex3_model, _ = leaky_config.replace(schedule=wl.LinearWarmup(100)).fit(seed=0)
 ex3_deployed = leaky.X_test.clone()
 ex3_deployed[:, -1] = torch.randn(len(ex3_deployed), generator=torch.Generator().manual_seed(1))  # no chargeback yet
 ex3_with_column = classification_metrics(leaky.y_test, ex3_model.predict_proba(leaky.X_test))
@@ -169,3 +179,65 @@ def thresholds_move_precision_and_recall(table, y_true, scores):
     recalls = [fmt(v) for v in mine.loc["recall"]]
     precisions = [fmt(v) for v in mine.loc["precision"]]
     return f"lower thresholds: recall {' -> '.join(recalls)}, precision {' -> '.join(precisions)}."
+
+
+SPIKE_BATCH_SIZE = 64  # the batch size of notebook 04's section 3 runs
+
+
+def _biggest_spike_batch(data, spikes):
+    from ..training import batch_rows
+
+    table = frame("spikes", spikes, columns=("seed", "step", "peak loss"))
+    if table.empty:
+        raise Incorrect("`spikes` has no rows: pass the spike table of section 3 (data_spikes)")
+    biggest = table.loc[table["peak loss"].idxmax()]
+    seed, step = int(biggest["seed"]), int(biggest["step"])
+    rows = batch_rows(data, step + 1, seed, batch_size=SPIKE_BATCH_SIZE)[step]
+    return seed, step, rows
+
+
+@exercise(
+    "04.5",
+    hint=(
+        "data_spikes['peak loss'].idxmax() picks the biggest spike; batch_rows(broken, step + 1, seed, "
+        "batch_size=64)[step] holds its rows. torch.linalg.vector_norm(broken.X_train[rows], dim=1) "
+        "gives one norm per row; rows[norms.argmax()] is the one that stands out."
+    ),
+    solution='''\
+ex5_spike = data_spikes.loc[data_spikes["peak loss"].idxmax()]
+ex5_seed, ex5_step = int(ex5_spike["seed"]), int(ex5_spike["step"])
+ex5_batch = batch_rows(broken, ex5_step + 1, ex5_seed, batch_size=64)[ex5_step]
+ex5_norms = torch.linalg.vector_norm(broken.X_train[ex5_batch], dim=1)
+ex5_suspect = int(ex5_batch[ex5_norms.argmax()])
+print(f"biggest spike: seed {ex5_seed}, step {ex5_step}; row norms in its batch: median {ex5_norms.median():.1f}, "
+      f"largest {ex5_norms.max():.1f} (row {ex5_suspect})")
+ex["04.5"].check(ex5_batch, ex5_suspect, broken, data_spikes)''',
+)
+def suspect_in_the_spike_batch(batch, suspect, data, spikes):
+    import torch
+
+    mine = numbers_array("batch", batch)
+    seed, step, rows = _biggest_spike_batch(data, spikes)
+    expected = rows.tolist()
+    if len(mine) != len(expected) or sorted(int(r) for r in mine) != sorted(expected):
+        extra = sorted(set(int(r) for r in mine) - set(expected))[:5]
+        raise Incorrect(
+            f"`batch` should hold the {len(expected)} rows that step {step} of seed {seed} read "
+            f"(batch_rows(data, {step + 1}, {seed}, batch_size={SPIKE_BATCH_SIZE})[{step}]); it holds "
+            f"{len(mine)} rows" + (f", among them {extra} that step did not read" if extra else "")
+        )
+    row = integer("suspect", suspect)
+    norms = torch.linalg.vector_norm(data.X_train[rows], dim=1)
+    largest = int(rows[int(norms.argmax())])
+    if row != largest:
+        mine_norm = fmt(float(torch.linalg.vector_norm(data.X_train[row]))) if 0 <= row < len(data.X_train) else "none"
+        raise Incorrect(
+            f"`suspect` is row {row} (feature norm {mine_norm}); the largest norm in that batch is row "
+            f"{largest}'s, {fmt(float(norms.max()))} (the batch's median is {fmt(float(norms.median()))})"
+        )
+    corrupted = set(data.info.get("corrupted_rows", {}).get("rows", []))
+    verdict = "one of the corrupted rows" if row in corrupted else "not one of the corrupted rows"
+    return (
+        f"row {row} has feature norm {fmt(float(norms.max()))}, the batch's median row "
+        f"{fmt(float(norms.median()))}: it is {verdict}."
+    )
