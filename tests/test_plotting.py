@@ -699,6 +699,30 @@ def test_plot_confusion_matrix_normalized_shows_fraction_and_count(fraud_scores)
     assert len(fig.axes[0].texts) == 4
 
 
+def test_plot_confusion_matrix_colours_rates_per_true_class_not_counts():
+    # 9,990 legitimate rows, 10 frauds of which 5 are caught: by counts the fraud row would be
+    # near-white whatever the model did; by row rates its two cells are both half-coloured.
+    y = np.array([0] * 10_000 + [1] * 10)
+    predicted = np.array([0] * 9_990 + [1] * 10 + [1] * 5 + [0] * 5)
+    fig = plot_confusion_matrix(y, predicted)
+    image = fig.axes[0].images[0]
+    np.testing.assert_allclose(np.asarray(image.get_array()), [[0.999, 0.001], [0.5, 0.5]])
+    assert image.get_clim() == (0.0, 1.0)
+    # The counts are still what the cells say, in a colour that reads on their cell.
+    texts = fig.axes[0].texts
+    assert [t.get_text() for t in texts] == ["9,990", "10", "5", "5"]
+    assert (texts[0].get_color(), texts[1].get_color()) == ("white", "black")
+    # normalize= chooses what the colours (and the fractions shown) are shares of.
+    fig = plot_confusion_matrix(y, predicted, normalize="pred", colorbar=True)
+    np.testing.assert_allclose(
+        np.asarray(fig.axes[0].images[0].get_array()), [[9990 / 9995, 10 / 15], [5 / 9995, 5 / 15]]
+    )
+    assert fig.axes[1].get_ylabel() == "share of the predicted class (column)"
+    # A class with no rows gets rates of 0, not NaN (nothing to colour).
+    fig = plot_confusion_matrix([0, 0, 0], [0, 1, 0])
+    assert np.isfinite(np.asarray(fig.axes[0].images[0].get_array())).all()
+
+
 def test_plot_confusion_matrix_rejects_bad_input():
     with pytest.raises(ValueError, match="same length"):
         plot_confusion_matrix([0, 1], [0])
@@ -706,6 +730,8 @@ def test_plot_confusion_matrix_rejects_bad_input():
         plot_confusion_matrix([0, 1, 2], [0, 1, 2])
     with pytest.raises(ValueError, match="normalize"):
         plot_confusion_matrix([0, 1], [0, 1], normalize="rows")
+    with pytest.raises(TypeError, match="colorbar"):
+        plot_confusion_matrix([0, 1], [0, 1], colorbar="yes")
     with pytest.raises(ValueError, match="y_true"):
         plot_confusion_matrix([], [])
 

@@ -1527,15 +1527,22 @@ def plot_confusion_matrix(
     *,
     labels: Sequence[str] | None = ("legitimate", "fraud"),
     normalize: str | None = None,
+    colorbar: bool = False,
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Figure:
-    """Confusion matrix (rows: true class, columns: predicted class) with sklearn's display.
+    """Confusion matrix (rows: true class, columns: predicted class), coloured by rates.
 
     Class ``k`` is named ``labels[k]`` (classes are the integers 0..k-1; ``labels=None`` names
     them by their values). Every cell shows its count; with ``normalize="true"`` (rows sum to
     1: recall per class), ``"pred"`` (columns sum to 1: precision) or ``"all"``, it shows the
     fraction with the count below it.
+
+    Colours show *rates*, not counts: by default the share of each true class (row) that lands
+    in the cell, on a fixed 0-1 scale, or the fractions named by ``normalize``. Coloured by
+    counts, a rare class is a pale row whatever the model does (60 frauds next to 11,940
+    legitimate rows); coloured by row, "caught 41 of 60 frauds" is as dark as it is good.
+    ``colorbar=True`` adds the scale.
     """
     from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
@@ -1547,6 +1554,7 @@ def plot_confusion_matrix(
         )
     if normalize not in (None, "true", "pred", "all"):
         raise ValueError(f"normalize must be None, 'true', 'pred' or 'all'; got {normalize!r}")
+    check_bool("colorbar", colorbar)
     _check_ax(ax)
     _check_title(title)
     present = np.unique(np.concatenate([truth, pred]))
@@ -1567,32 +1575,47 @@ def plot_confusion_matrix(
         classes = present.tolist()
         names = [str(c) for c in classes]
     counts = confusion_matrix(truth, pred, labels=classes)
+    rates = _confusion_rates(counts, normalize or "true")
 
     size = max(3.6, 0.9 * len(classes) + 2.6)
-    fig, ax, owned = _single_axes(ax, figsize=(size + 0.8, size))
+    fig, ax, owned = _single_axes(ax, figsize=(size + (1.6 if colorbar else 0.8), size))
     with _Drawing(fig, owned):
-        display = ConfusionMatrixDisplay.from_predictions(
-            truth,
-            pred,
-            labels=classes,
-            display_labels=names,
-            normalize=normalize,
-            ax=ax,
-            cmap="Blues",
-            colorbar=False,
-            values_format="d" if normalize is None else ".2f",
-        )
-        if normalize is not None:
-            for (r, c), text in np.ndenumerate(display.text_):
-                text.set_text(f"{display.confusion_matrix[r, c]:.2f}\n({counts[r, c]:,})")
-        elif counts.max() >= 10_000:
-            for (r, c), text in np.ndenumerate(display.text_):
+        display = ConfusionMatrixDisplay(confusion_matrix=rates, display_labels=names)
+        display.plot(ax=ax, cmap="Blues", colorbar=False, im_kw={"vmin": 0.0, "vmax": 1.0})
+        image = display.im_
+        for (r, c), text in np.ndenumerate(display.text_):
+            if normalize is None:
                 text.set_text(f"{counts[r, c]:,}")
+            else:
+                text.set_text(f"{rates[r, c]:.2f}\n({counts[r, c]:,})")
+            text.set_color(_readable_text_color(image.cmap(image.norm(rates[r, c]))))
+        if colorbar:
+            bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+            bar.set_label(_RATE_NAMES[normalize or "true"])
         ax.set_xlabel("predicted class")
         ax.set_ylabel("true class")
         if title:
             ax.set_title(title)
     return _finish(fig, owned)
+
+
+_RATE_NAMES = {
+    "true": "share of the true class (row)",
+    "pred": "share of the predicted class (column)",
+    "all": "share of all rows",
+}
+
+
+def _confusion_rates(counts: np.ndarray, normalize: str) -> np.ndarray:
+    """Counts divided by their row, column or grand total; 0 where that total is 0 (as sklearn)."""
+    counts = counts.astype(np.float64)
+    if normalize == "true":
+        totals = counts.sum(axis=1, keepdims=True)
+    elif normalize == "pred":
+        totals = counts.sum(axis=0, keepdims=True)
+    else:
+        totals = np.full((1, 1), counts.sum())
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
 
 
 def _named_scores(name: str, scores_or_dict: Any, n: int) -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Checks for notebook 05's exercises (costs and thresholds, random AUPRC, focal loss's alpha)."""
+"""Checks for notebook 05's exercises (costs and thresholds, random AUPRC, focal loss's alpha, LR sensitivity)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,16 @@ from .checking import (
     expect_close,
     expect_equal,
     fmt,
+    frame,
     integer,
     number,
     numbers_array,
 )
 
 COST_FP, COST_FN = 1.0, 50.0
+MIN_SEEDS = 5  # the series' rule: no conclusion about training from fewer seeds
+WINDOW = 0.05  # exercise 5: "near the best" means within this much median AUPRC
+_SWEEP_AUPRC = "median_final_val_average_precision"
 
 
 @exercise(
@@ -131,15 +135,21 @@ def random_scores_auprc(ap_values, y_val):
 
 @exercise(
     "05.4",
-    hint='approaches["focal α=0.25 γ=2"].replace(focal_alpha=0.75) changes only alpha; .fit(seed=0) trains it.',
+    hint=(
+        'approaches["focal α=0.25 γ=2"].replace(focal_alpha=0.75) changes only alpha; '
+        "summarize_runs(run_seeds(config, SEEDS)) trains every seed at once and has one row per "
+        "seed, with the column final_val_recall."
+    ),
     solution='''\
 ex4_config = approaches["focal α=0.25 γ=2"].replace(focal_alpha=0.75)
-ex4_model, ex4_history = ex4_config.fit(seed=0)
-ex4_low = trained["focal α=0.25 γ=2"][0][1].final_metrics["val_recall"]
-print(f"validation recall at 0.5: alpha=0.25 -> {ex4_low:.3f}, alpha=0.75 -> {ex4_history.final_metrics['val_recall']:.3f}")
-ex["05.4"].check(ex4_config, approaches["focal α=0.25 γ=2"])''',
+ex4_recall = summarize_runs(run_seeds(ex4_config, SEEDS))["final_val_recall"].to_numpy()
+ex4_low = np.array([h.final_metrics["val_recall"] for _, h in trained["focal α=0.25 γ=2"]])
+print(pd.DataFrame({"alpha = 0.25": ex4_low, "alpha = 0.75": ex4_recall}, index=pd.Index(SEEDS, name="seed")).round(3))
+print(f"alpha = 0.75 catches more validation frauds at 0.5 on {(ex4_recall > ex4_low).sum()} of {len(ex4_low)} seeds "
+      f"(fewer on {(ex4_recall < ex4_low).sum()}); median recall {np.median(ex4_low):.3f} -> {np.median(ex4_recall):.3f}")
+ex["05.4"].check(ex4_config, ex4_recall, approaches["focal α=0.25 γ=2"])''',
 )
-def focal_alpha_for_frauds(config, reference):
+def focal_alpha_for_frauds(config, recall_by_seed, reference):
     from ..experiments import RunConfig
 
     if not isinstance(config, RunConfig):
@@ -148,9 +158,67 @@ def focal_alpha_for_frauds(config, reference):
     changed = [
         f.name
         for f in dataclasses.fields(RunConfig)
-        if f.name != "focal_alpha" and getattr(config, f.name) is not getattr(reference, f.name)
+        if f.init
+        and f.name != "focal_alpha"
+        and getattr(config, f.name) is not getattr(reference, f.name)
         and getattr(config, f.name) != getattr(reference, f.name)
     ]
     if changed:
         raise Incorrect(f"`config` also changes {changed}; change only focal_alpha, so the comparison is fair")
-    return "only alpha changed: a fair comparison with the alpha = 0.25 run."
+    recall = numbers_array("recall_by_seed", recall_by_seed)
+    if len(recall) < MIN_SEEDS:
+        raise Incorrect(
+            f"`recall_by_seed` holds {len(recall)} value(s); give one recall per seed, at least "
+            f"{MIN_SEEDS}: a single seed can point either way"
+        )
+    if np.any((recall < 0) | (recall > 1)):
+        raise Incorrect(f"`recall_by_seed` should lie in [0, 1] (a share of frauds caught): got {[fmt(v) for v in recall]}")
+    return (
+        f"only alpha changed, over {len(recall)} seeds (median recall {fmt(float(np.median(recall)))}): "
+        "a fair comparison with the alpha = 0.25 runs."
+    )
+
+
+@exercise(
+    "05.5",
+    hint=(
+        'sensitivity.pivot(index="peak_lr", columns="warmup_steps", '
+        'values="median_final_val_average_precision") has one column per condition (0 = no warmup). '
+        "Compare each column with its own .max() - 0.05 and take the largest peak_lr that passes."
+    ),
+    solution='''\
+ex5_auprc = sensitivity.pivot(index="peak_lr", columns="warmup_steps", values="median_final_val_average_precision")
+ex5_near_best = ex5_auprc >= ex5_auprc.max() - 0.05  # per column: within 0.05 of that condition's best
+ex5_largest_without = ex5_near_best.index[ex5_near_best[0]].max()
+ex5_largest_with = ex5_near_best.index[ex5_near_best[WARMUP_STEPS]].max()
+print(ex5_auprc.round(3))
+print(f"within 0.05 of the best: up to {ex5_largest_without:g} without warmup, up to {ex5_largest_with:g} with it")
+ex["05.5"].check(ex5_largest_without, ex5_largest_with, sensitivity)''',
+)
+def widest_learning_rates(largest_without, largest_with, table):
+    got_without = number("largest_without", largest_without)
+    got_with = number("largest_with", largest_with)
+    table = frame("table", table, ("peak_lr", "warmup_steps", _SWEEP_AUPRC))
+    auprc = table.pivot(index="peak_lr", columns="warmup_steps", values=_SWEEP_AUPRC)
+    if 0 not in auprc.columns or len(auprc.columns) < 2:
+        raise Incorrect(
+            f"`table` should hold runs without warmup (warmup_steps 0) and with it; it holds warmup_steps "
+            f"{sorted(auprc.columns.tolist())}. Pass the table sweep returned"
+        )
+    best_lr = auprc.idxmax()
+    near_best = auprc >= auprc.max() - WINDOW
+    expected = {w: float(near_best.index[near_best[w]].max()) for w in auprc.columns}
+    warmup = max(auprc.columns)
+    for name, got, w in (("largest_without", got_without, 0), ("largest_with", got_with, warmup)):
+        if math.isclose(got, expected[w], rel_tol=1e-9):
+            continue
+        if math.isclose(got, float(best_lr[w]), rel_tol=1e-9):
+            raise Incorrect(
+                f"`{name}` is {fmt(got)}, the peak LR with the *best* median AUPRC; the question asks "
+                f"for the largest peak LR within {fmt(WINDOW)} of that best"
+            )
+        raise Incorrect(f"`{name}` is {fmt(got)}, expected {fmt(expected[w])}")
+    return (
+        f"within {fmt(WINDOW)} of the best median AUPRC up to {fmt(expected[0])} without warmup and "
+        f"up to {fmt(expected[warmup])} with it."
+    )
