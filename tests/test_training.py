@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import pickle
 
 import numpy as np
@@ -468,6 +469,23 @@ def test_keep_freed_memory_is_idempotent_and_harmless():
     assert isinstance(first, bool) and runtime.keep_freed_memory() == first
     big = torch.ones(8 * 2**20)  # allocations still work and hold what they should
     assert float(big.sum()) == 8 * 2**20
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:")) / 1024
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads RSS from /proc (Linux)")
+def test_release_freed_memory_hands_kept_memory_back():
+    kept = runtime.keep_freed_memory()
+    blocks = [torch.ones(2**20) for _ in range(64)]  # 64 x 4 MiB, each below the mmap threshold
+    del blocks
+    before = _rss_mib()
+    released = runtime.release_freed_memory()
+    assert released == kept  # both need glibc
+    if released:
+        assert _rss_mib() < before - 100, "malloc_trim should return the ~256 MiB just freed"
 
 
 # ---------------------------------------------------------------------------- the shared parts

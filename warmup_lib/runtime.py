@@ -21,6 +21,7 @@ __all__ = [
     "set_threads",
     "threads",
     "keep_freed_memory",
+    "release_freed_memory",
     "describe_environment",
     "seed_everything",
     "DEFAULT_THREADS",
@@ -104,6 +105,25 @@ def keep_freed_memory() -> bool:
         return False
     _memory_kept = ok
     return ok
+
+
+def release_freed_memory() -> bool:
+    """Hand the freed memory the C allocator keeps for reuse back to the operating system, now.
+
+    :func:`keep_freed_memory` lets a training process keep up to :data:`KEPT_FREED_MEMORY` of
+    freed memory. Call this before starting other processes (notebook 06 launches a distributed
+    run from the kernel) so that memory the kernel no longer uses does not count against a
+    container's limit while they run. Costs a few milliseconds; later steps fault their pages in
+    again once. Returns False (and does nothing) where the C library is not glibc.
+    """
+    if not platform.system() == "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        return False
+    return True
 
 
 def _version(package: str) -> str | None:
