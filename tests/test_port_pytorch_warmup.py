@@ -2,9 +2,11 @@
 
 Each test below checks what the test of the same name upstream checks (test_base.py,
 test_untuned.py, test_radam.py of the pytorch_warmup project, MIT licence), with the same
-optimizers, the same expected learning rates and the same error messages. The only change is
-the import: upstream runs ``import pytorch_warmup as warmup``. Upstream runs each test with
-float learning rates and, on request, with tensor ones; here both are parametrized.
+optimizers, the same expected learning rates and the same error messages, against
+``warmup_lib.compat.pytorch_warmup`` imported under upstream's name (``warmup``). The checks,
+inputs and expected values are upstream's; the test code is written anew as pytest functions
+(upstream's unittest classes are not copied). Upstream runs each test with float learning rates
+and, on request, with tensor ones; here both are parametrized.
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
 The test below checks what upstream's ``ScheduleInitTest.test_schedulers`` checks (transformers,
 Apache-2.0 licence): the same optimizer (one ``AdamW`` at lr 10, shared by every schedule), the
 same builders and arguments, the same expected learning rates (to 1e-2, as upstream), read with
-``get_lr()`` as upstream does, and the same save / ``torch.load`` / reload halfway through. The
-only changes are the imports: upstream imports the builders from ``transformers`` (and, in
-older versions, ``AdamW`` too; torch's ``AdamW`` is used here). Upstream's ``OptimizationTest``
+``get_lr()`` as upstream does, and the same save / ``torch.load`` / reload halfway through, with
+the builders imported from ``warmup_lib`` instead of ``transformers`` (torch's ``AdamW``, which
+older transformers versions re-exported). The checks, inputs and expected values are
+upstream's; the test code is written anew as pytest functions (upstream's unittest class and
+helpers are not copied). Upstream's ``OptimizationTest``
 tests transformers' own optimizers (``Adafactor``), which warmup_lib does not provide, so it is
 not ported.
 """
