@@ -396,3 +396,26 @@ COMPOSED = [
 @given(spec=st.sampled_from(COMPOSED), steps=st.lists(st.integers(0, 10**6), min_size=1, max_size=50))
 def test_property_one_step_path_equals_curve_for_compositions(spec, steps):
     assert np.array_equal(spec.curve(np.array(steps)), [spec(s) for s in steps])
+
+
+def test_one_step_path_is_bit_identical_to_curve_from_several_threads():
+    # The one-step path reuses a one-element array per thread for NumPy's cos; threads running
+    # schedules at once must not see each other's values.
+    import threading
+
+    schedule = S.CosineDecay(997, end=0.1) * S.LinearWarmup(31)
+    steps = np.arange(1000)
+    expected = schedule.curve(steps)
+    mismatches: list[int] = []
+
+    def walk(offset: int) -> None:
+        for k in np.roll(steps, offset):
+            if schedule(int(k)) != expected[k]:
+                mismatches.append(int(k))
+
+    threads = [threading.Thread(target=walk, args=(offset,)) for offset in (0, 333, 667, 500)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert mismatches == []

