@@ -46,6 +46,7 @@ __all__ = [
     "call",
     "schedule_values",
     "expect_close",
+    "expect_curve",
     "expect_equal",
     "fmt",
 ]
@@ -199,6 +200,32 @@ def schedule_values(name: str, schedule: Any, steps: np.ndarray) -> np.ndarray:
     if values.shape != np.shape(steps):
         raise Incorrect(f"`{name}` gave {values.size} values for {np.size(steps)} steps")
     return values
+
+
+def expect_curve(
+    name: str,
+    got: np.ndarray,
+    expected: np.ndarray,
+    *,
+    what: str,
+    rtol: float,
+    atol: float,
+    phase: Callable[[int], str] | None = None,
+    unit: str = "",
+    hint: Callable[[int], str] | None = None,
+) -> None:
+    """:class:`Incorrect` unless ``got`` matches ``expected`` at every step: the sentence says how
+    many steps differ from ``what`` and shows the first (``phase(k)`` names its part of the
+    schedule, ``unit`` prefixes the values, ``hint(k)`` adds a likely cause)."""
+    wrong = np.flatnonzero(~np.isclose(got, expected, rtol=rtol, atol=atol))
+    if wrong.size:
+        k = int(wrong[0])
+        where = f" ({phase(k)})" if phase is not None else ""
+        extra = hint(k) if hint is not None else ""
+        raise Incorrect(
+            f"`{name}` differs from {what} at {wrong.size} steps; the first is step {k}{where}: "
+            f"{unit}{fmt(got[k])} instead of {fmt(expected[k])}{extra}"
+        )
 
 
 def expect_close(

@@ -11,6 +11,7 @@ from .checking import (
     Incorrect,
     exercise,
     expect_close,
+    expect_curve,
     expect_equal,
     fmt,
     integer,
@@ -54,15 +55,12 @@ def warmup_then_cosine(schedule, first_below_half):
     steps = np.arange(TOTAL_STEPS)
     expected = _reference_schedule().curve(steps)
     got = schedule_values("schedule", schedule, steps)
-    wrong = np.flatnonzero(~np.isclose(got, expected, rtol=1e-6, atol=1e-9))
-    if wrong.size:
-        k = int(wrong[0])
-        where = "during the warmup" if k < WARMUP_STEPS else "during the decay"
-        raise Incorrect(
-            f"`schedule` differs from a {WARMUP_STEPS}-step linear warmup then a cosine decay "
-            f"to 0.1 at {wrong.size} steps; the first is step {k} ({where}): "
-            f"{fmt(got[k])} instead of {fmt(expected[k])}"
-        )
+    expect_curve(
+        "schedule", got, expected,
+        what=f"a {WARMUP_STEPS}-step linear warmup then a cosine decay to 0.1",
+        rtol=1e-6, atol=1e-9,
+        phase=lambda k: "during the warmup" if k < WARMUP_STEPS else "during the decay",
+    )
     first = integer("first_below_half", first_below_half)
     right = int(np.argmax((steps >= WARMUP_STEPS) & (expected < 0.5)))
     if first < WARMUP_STEPS:

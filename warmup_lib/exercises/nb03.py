@@ -6,7 +6,17 @@ import numpy as np
 
 from ..diagnostics import summarize_run
 from ..schedules import LinearDecay, LinearWarmup, warmup_then
-from .checking import Incorrect, call, exercise, fmt, frame, integer, number, numbers_array
+from .checking import (
+    Incorrect,
+    exercise,
+    expect_curve,
+    fmt,
+    frame,
+    integer,
+    number,
+    numbers_array,
+    schedule_values,
+)
 
 # Exercise 03.1: a linear decay over 200 steps, with and without a 50-step linear warmup.
 PAIR_STEPS = 200
@@ -14,20 +24,6 @@ PAIR_WARMUP = 50
 # Exercise 03.3: the MLP at Adam's peak LR 0.1 with a longer warmup.
 LONG_WARMUP_PEAK_LR = 0.1
 LONG_WARMUP_STEPS = 75
-
-
-def _schedule_curve(name: str, schedule, steps: np.ndarray) -> np.ndarray:
-    """The learner's schedule at ``steps``: ``schedule.curve`` if it has one, else one call per step."""
-    if hasattr(schedule, "curve") and callable(schedule.curve):
-        try:
-            values = np.asarray(schedule.curve(steps), dtype=float)
-        except Exception as error:
-            raise Incorrect(f"`{name}.curve(steps)` raised {type(error).__name__}: {error}") from None
-    else:
-        values = np.array([number(f"{name}({k})", call(name, schedule, int(k))) for k in steps])
-    if values.shape != steps.shape:
-        raise Incorrect(f"`{name}` gave {values.size} values for {steps.size} steps")
-    return values
 
 
 def _span(steps: np.ndarray) -> str:
@@ -60,25 +56,23 @@ def fair_pair(with_warmup, differ):
     steps = np.arange(PAIR_STEPS)
     base = LinearDecay(PAIR_STEPS).curve(steps)
     expected = (LinearWarmup(PAIR_WARMUP) * LinearDecay(PAIR_STEPS)).curve(steps)
-    got = _schedule_curve("with_warmup", with_warmup, steps)
+    got = schedule_values("with_warmup", with_warmup, steps)
+    joined = warmup_then(LinearWarmup(PAIR_WARMUP), LinearDecay(PAIR_STEPS - PAIR_WARMUP)).curve(steps)
     wrong = np.flatnonzero(~np.isclose(got, expected, rtol=1e-9, atol=1e-12))
-    if wrong.size:
-        joined = warmup_then(LinearWarmup(PAIR_WARMUP), LinearDecay(PAIR_STEPS - PAIR_WARMUP)).curve(steps)
+    if wrong.size and np.allclose(got, joined, rtol=1e-9, atol=1e-12):
         after = wrong[wrong >= PAIR_WARMUP]
-        if np.allclose(got, joined, rtol=1e-9, atol=1e-12):
-            k = int(after[0])
-            raise Incorrect(
-                f"`with_warmup` is the warmup joined to a shorter decay: it differs from the base "
-                f"after the warmup too ({_span(after)}; at step {k}: {fmt(got[k])} instead of "
-                f"{fmt(base[k])}). Multiply the base by the warmup instead"
-            )
-        k = int(wrong[0])
-        where = "during the warmup" if k < PAIR_WARMUP else "after the warmup"
+        k = int(after[0])
         raise Incorrect(
-            f"`with_warmup` differs from a {PAIR_WARMUP}-step linear warmup times "
-            f"LinearDecay({PAIR_STEPS}) at {wrong.size} steps; the first is step {k} ({where}): "
-            f"{fmt(got[k])} instead of {fmt(expected[k])}"
+            f"`with_warmup` is the warmup joined to a shorter decay: it differs from the base "
+            f"after the warmup too ({_span(after)}; at step {k}: {fmt(got[k])} instead of "
+            f"{fmt(base[k])}). Multiply the base by the warmup instead"
         )
+    expect_curve(
+        "with_warmup", got, expected,
+        what=f"a {PAIR_WARMUP}-step linear warmup times LinearDecay({PAIR_STEPS})",
+        rtol=1e-9, atol=1e-12,
+        phase=lambda k: "during the warmup" if k < PAIR_WARMUP else "after the warmup",
+    )
     listed = numbers_array("differ", differ)
     right = np.flatnonzero(base != expected)
     if listed.shape != right.shape or not np.array_equal(listed, right):

@@ -8,6 +8,7 @@ from .checking import (
     Incorrect,
     exercise,
     expect_close,
+    expect_curve,
     expect_equal,
     fmt,
     integer,
@@ -64,16 +65,15 @@ def dampening_convention(schedule, first_full):
     steps = np.arange(4 * DAMPENING_PERIOD)
     package = np.minimum(1.0, (steps + 1) / DAMPENING_PERIOD)
     got = schedule_values("schedule", schedule, steps)
-    wrong = np.flatnonzero(~np.isclose(got, package, rtol=1e-9, atol=1e-12))
-    if wrong.size:
-        k = int(wrong[0])
-        hint = ""
-        if k == 0 and got[0] == 0.0:
-            hint = " (the package gives the first update the factor of its step 1, never 0)"
-        raise Incorrect(
-            f"`schedule` differs from the package's factors min(1, (t + 1) / {DAMPENING_PERIOD}) at "
-            f"{wrong.size} steps; the first is step {k}: {fmt(got[k])} instead of {fmt(package[k])}{hint}"
-        )
+    expect_curve(
+        "schedule", got, package,
+        what=f"the package's factors min(1, (t + 1) / {DAMPENING_PERIOD})",
+        rtol=1e-9, atol=1e-12,
+        hint=lambda k: (
+            " (the package gives the first update the factor of its step 1, never 0)"
+            if k == 0 and got[0] == 0.0 else ""
+        ),
+    )
     expect_equal("first_full", integer("first_full", first_full), DAMPENING_PERIOD - 1)
     return (
         f"LinearWarmup({DAMPENING_PERIOD - 1}, start=1/{DAMPENING_PERIOD}): the full LR from update "
@@ -108,12 +108,9 @@ def exponential_recipe(schedule, peak_lr):
     expect_close("peak_lr", peak, PEAK_LR)
     got = peak * schedule_values("schedule", schedule, steps)
     expected = _recipe_lrs(steps)
-    wrong = np.flatnonzero(~np.isclose(got, expected, rtol=1e-6, atol=0.0))
-    if wrong.size:
-        k = int(wrong[0])
-        raise Incorrect(
-            f"`peak_lr * schedule` differs from the recipe (x10 every {DECADE_STEPS} steps from "
-            f"{fmt(FIRST_LR)}, then {fmt(PEAK_LR)}) at {wrong.size} steps; the first is step {k}: "
-            f"LR {fmt(got[k])} instead of {fmt(expected[k])}"
-        )
+    expect_curve(
+        "peak_lr * schedule", got, expected,
+        what=f"the recipe (x10 every {DECADE_STEPS} steps from {fmt(FIRST_LR)}, then {fmt(PEAK_LR)})",
+        rtol=1e-6, atol=0.0, unit="LR ",
+    )
     return "ExponentialWarmup(150, start=1e-3) at peak LR 1e-2: a straight line on a log axis."
