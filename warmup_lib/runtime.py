@@ -95,10 +95,10 @@ def keep_freed_memory() -> bool:
     global _memory_kept
     if _memory_kept:
         return True
-    if not platform.system() == "Linux" or platform.libc_ver()[0] != "glibc":
+    libc = _glibc()
+    if libc is None:
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         ok = libc.mallopt(_M_TRIM_THRESHOLD, KEPT_FREED_MEMORY) == 1
         ok = libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX) == 1 and ok
     except (OSError, AttributeError):
@@ -116,14 +116,24 @@ def release_freed_memory() -> bool:
     container's limit while they run. Costs a few milliseconds; later steps fault their pages in
     again once. Returns False (and does nothing) where the C library is not glibc.
     """
-    if not platform.system() == "Linux" or platform.libc_ver()[0] != "glibc":
+    libc = _glibc()
+    if libc is None:
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         libc.malloc_trim(0)
-    except (OSError, AttributeError):
+    except AttributeError:
         return False
     return True
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library, where it is glibc (whose malloc the two functions above tune); else None."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
 
 
 def _version(package: str) -> str | None:
