@@ -6,7 +6,9 @@ optimizers, the same expected learning rates and the same error messages, agains
 ``warmup_lib.compat.pytorch_warmup`` imported under upstream's name (``warmup``). The checks,
 inputs and expected values are upstream's; the test code is written anew as pytest functions
 (upstream's unittest classes are not copied). Upstream runs each test with float learning rates
-and, on request, with tensor ones; here both are parametrized.
+and, on request, with tensor ones; here both are parametrized. These run offline;
+``test_upstream_pytorch_warmup.py`` also runs upstream's suite itself, with only its import
+changed, from the package's source distribution.
 """
 
 from __future__ import annotations
