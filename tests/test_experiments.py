@@ -28,7 +28,7 @@ from warmup_lib.experiments import (
     train_ensemble,
 )
 from warmup_lib.models import MLP, FraudClassifier, TinyTransformerLM
-from warmup_lib.schedules import CosineDecay, LinearWarmup, warmup_then
+from warmup_lib.schedules import CosineDecay, LinearWarmup, warmup_then, with_warmup
 from warmup_lib.training import History, train
 
 torch.set_num_threads(1)
@@ -330,6 +330,28 @@ def test_ensemble_of_configs_with_their_own_peak_lr_and_schedule_equals_sequenti
         ]
         for history, expected in zip(batched, sequential, strict=True):
             assert_same_run(history, expected)
+
+
+def test_a_warmup_pair_rescales_only_while_its_learning_rates_differ(digits):
+    # The notebooks' pair: the same cosine with and without a warmup factor. Once the warmup is
+    # over both members have the same LR, so the stacked optimizer runs at it with no rescaling
+    # pass, and each member still equals its own sequential run.
+    from warmup_lib.experiments import _MemberRates
+
+    base = config_for(digits, steps=30, schedule=CosineDecay(30))
+    configs = [base, base.replace(schedule=with_warmup(CosineDecay(30), LinearWarmup(10)))]
+    optimizer = torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    rates = _MemberRates(optimizer, [c for c in configs for _ in (0, 1)])
+    rescaled = []
+    for _ in range(30):
+        rates.current()
+        rescaled.append(rates.scales() is not None)
+        rates.step()
+    assert rescaled == [True] * 10 + [False] * 20
+    for history, expected in zip(
+        train_ensemble(configs, [0, 1]), [c.run(s) for c in configs for s in (0, 1)], strict=True
+    ):
+        assert_same_run(history, expected)
 
 
 def test_ensemble_rescaled_updates_match_sgd_with_weight_decay_and_clipping(digits):

@@ -379,9 +379,10 @@ class _MemberRates:
     """Learning rates of a batched ensemble: member k follows its own ``peak_lr x schedule``.
 
     Each distinct (peak LR, schedule) is driven by a genuine :class:`ScheduleLR` on a stand-in
-    optimizer, so every member's LR is computed exactly as its sequential run computes it. With
-    one distinct LR the stacked optimizer simply runs at it; with several it runs at the
-    largest and :meth:`scales` rescales each member's update by ``lr_k / lr_max``.
+    optimizer, so every member's LR is computed exactly as its sequential run computes it. At a
+    step where all members' LRs are equal the stacked optimizer simply runs at that LR
+    (:meth:`scales` is None); otherwise it runs at the largest and :meth:`scales` rescales each
+    member's update by ``lr_k / lr_max``.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, configs: Sequence[RunConfig]) -> None:
@@ -411,8 +412,11 @@ class _MemberRates:
         per_member = [lrs[source] for source in self.source_of]
         reference = max(per_member)
         self.optimizer.param_groups[0]["lr"] = reference
-        self._scales = torch.tensor(
-            [lr / reference if reference > 0 else 0.0 for lr in per_member]
+        # Equal LRs (a warmup pair once its warmup is over): no rescaling pass over the weights.
+        self._scales = (
+            None
+            if min(per_member) == reference
+            else torch.tensor([lr / reference if reference > 0 else 0.0 for lr in per_member])
         )
         return per_member
 
