@@ -12,19 +12,26 @@ Prints `name: value unit (goal ...)` lines:
   work, not the trainer's overhead (``postln_evaluation_ms`` says what one costs).
 * ``transformer_ms_per_run_step_k{1,10,20,40}`` — CPU milliseconds per run and step when K runs
   of the model train as one ensemble (K=1: ``train()`` itself), to size the notebooks' grids.
+* with ``--compile``: ``postln_k10_step_ms_eager`` / ``_compiled`` — one training step (forward,
+  backward, fused Adam) of the 10 stacked models as written and through ``torch.compile``, and
+  ``postln_k10_compile_s_cold`` / ``_cached``, the seconds the first compiled step takes with an
+  empty compile cache (a fresh machine) and with the cache the first compile left. What a compiler's fusing
+  would buy, and what it costs to start (it needs a C++ compiler; the notebooks do not use it).
 
 The model and data are the notebooks': ``TinyTransformerLM`` post-LN, 6 layers of width 64
 (4 heads, feed-forward 256), the bigram language of 32 tokens in sequences of 16, batch 16,
 Adam (fused) at peak LR 1e-2 with a cosine decay over the run, warmup 60 steps, evaluation every
 50 steps on 256 validation sequences, one torch thread.
 
-    python benchmarks/transformer.py [--steps 300] [--repeats 3]
+    python benchmarks/transformer.py [--steps 300] [--repeats 3] [--compile]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import tempfile
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +47,7 @@ from measure import (
 
 from warmup_lib import runtime
 from warmup_lib.data import DataSplits, make_bigram_language
+from warmup_lib.ensemble import stack_models
 from warmup_lib.experiments import RunConfig, compare, train_ensemble
 from warmup_lib.models import TinyTransformerLM
 from warmup_lib.schedules import CosineDecay, LinearWarmup, with_warmup
@@ -99,10 +107,47 @@ def trainer_run(language: DataSplits, steps: int) -> None:
     train(model, optimizer, None, language, steps, batch_size=BATCH, eval_every=steps)
 
 
+def compiled_step(language: DataSplits, members: int = 10, steps: int = 30) -> None:
+    """One training step of ``members`` stacked post-LN models, eager and through torch.compile."""
+    models = [post_ln(seed) for seed in range(members)]
+    config = comparison(language, steps)["no warmup"]
+    stacked = stack_models(models, config.settings.criterion)
+    optimizer = torch.optim.Adam(stacked.params, lr=1e-3, fused=True)
+    generator = torch.Generator().manual_seed(0)
+
+    def total_loss(X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return stacked.losses(stacked.forward(X), y).sum()
+
+    def step(loss_of) -> None:
+        index = torch.randint(0, len(language.X_train), (members, BATCH), generator=generator)
+        loss_of(language.X_train[index], language.y_train[index]).backward()
+        optimizer.step()
+        stacked.zero_grad(optimizer)
+
+    # A fresh cache folder: a learner's first compile (Binder starts from a clean machine), then
+    # the same compile again with what the first one cached.
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="inductor-")
+    for cache in ("cold", "cached"):
+        torch._dynamo.reset()
+        compiled = torch.compile(total_loss)
+        try:
+            _, _, compile_wall = timed(lambda f=compiled: step(f))
+        except Exception as error:  # no C++ compiler, or an unsupported platform
+            print(f"torch.compile unavailable here: {type(error).__name__}: {str(error)[:200]}")
+            return
+        report(f"postln_k10_compile_s_{cache}", compile_wall, "s", 1)
+    for name, loss_of in (("eager", total_loss), ("compiled", compiled)):
+        seconds = seconds_per_step(lambda n, f=loss_of: [step(f) for _ in range(n)], steps)
+        report(f"postln_k10_step_ms_{name}", 1000 * seconds, "ms", 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=300, help="steps per run (default 300)")
     parser.add_argument("--repeats", type=int, default=3, help="overhead timings per side")
+    parser.add_argument(
+        "--compile", action="store_true", help="also time the stacked step under torch.compile"
+    )
     args = parser.parse_args(argv)
     runtime.set_threads(1)
     runtime.keep_freed_memory()  # what train() does; the bare loop gets the same allocator
@@ -152,6 +197,8 @@ def main(argv: list[str] | None = None) -> None:
     for k, seconds in per_run_step.items():
         report(f"transformer_ms_per_run_step_k{k}", 1000 * seconds, "ms", 2)
     report("transformer_ensemble_speedup_k10", per_run_step[1] / per_run_step[10], "x")
+    if args.compile:
+        compiled_step(language)
 
 
 if __name__ == "__main__":
