@@ -177,6 +177,22 @@ def test_radam_rectification_matches_paper_formula():
     assert np.all(np.diff(values[5:]) > 0) and values[-1] < 1 and values[-1] > 0.99
 
 
+def test_radam_rectification_of_one_step_is_computed_as_pytorch_warmup_computes_it():
+    # Python floats and the C library's pow, in upstream's order of operations: equal to the last
+    # bit on every machine. (NumPy's vectorised power rounds beta2**7 differently on some CPUs,
+    # which near rho_t = 4 moved the compat RAdamWarmup's LR by 6e-12 relative.)
+    for beta2 in (0.999, 0.98, 0.9):
+        rho_inf = 2.0 / (1 - beta2) - 1
+        for t in range(1, 60):
+            b2t = beta2**t
+            rho = rho_inf - 2 * t * b2t / (1 - b2t)
+            expected = math.sqrt((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)) if rho > 4 else 0.0
+            assert S.radam_rectification(beta2, t) == expected, (beta2, t)
+        array = S.radam_rectification(beta2, np.arange(1, 60))
+        scalars = [S.radam_rectification(beta2, t) for t in range(1, 60)]
+        np.testing.assert_allclose(array, scalars, rtol=1e-10, atol=0)
+
+
 def test_radam_rectification_rejects_bad_input():
     with pytest.raises(ValueError, match="beta2"):
         S.radam_rectification(1.0, 10)
