@@ -15,8 +15,9 @@ Prints `name: value unit (goal ...)` lines:
 * with ``--compile``: ``postln_k10_step_ms_eager`` / ``_compiled`` — one training step (forward,
   backward, fused Adam) of the 10 stacked models as written and through ``torch.compile``, and
   ``postln_k10_compile_s_cold`` / ``_cached``, the seconds the first compiled step takes with an
-  empty compile cache (a fresh machine) and with the cache the first compile left. What a compiler's fusing
-  would buy, and what it costs to start (it needs a C++ compiler; the notebooks do not use it).
+  empty compile cache (a fresh machine) and with the cache the first compile left: what a
+  compiler's fusing would buy, and what it costs to start. It needs a C++ compiler; the notebooks
+  do not use it.
 
 The model and data are the notebooks': ``TinyTransformerLM`` post-LN, 6 layers of width 64
 (4 heads, feed-forward 256), the bigram language of 32 tokens in sequences of 16, batch 16,

@@ -966,9 +966,9 @@ def radam_rectification(beta2: float, step: int | np.ndarray) -> float | np.ndar
     and RAdam takes an un-adapted (SGD-with-momentum) step: this returns 0 there, including t=0.
     Accepts an int (returns float) or an array of ints (returns an array).
 
-    An int is computed in Python floats, with the C library's ``pow`` for ``beta2**t``, as the
-    pytorch_warmup package and torch's RAdam compute it, so the numbers agree with theirs to the
-    last bit on any machine. An array goes through NumPy, whose vectorised ``power`` may round
+    An int is computed exactly as the pytorch_warmup package computes it (Python floats, the C
+    library's ``pow`` for ``beta2**t``, the same order of operations), so on any machine the two
+    agree to the last bit. An array goes through NumPy, whose vectorised ``power`` may round
     differently by an ulp on some CPUs; near ``rho_t = 4`` the formula magnifies that to ~1e-11.
     """
     beta2 = _check_beta2(beta2)
