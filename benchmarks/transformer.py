@@ -52,7 +52,7 @@ from warmup_lib.ensemble import stack_models
 from warmup_lib.experiments import RunConfig, compare, train_ensemble
 from warmup_lib.models import TinyTransformerLM
 from warmup_lib.schedules import CosineDecay, LinearWarmup, with_warmup
-from warmup_lib.training import train
+from warmup_lib.training import Criterion, train
 
 SEQ_LEN, BATCH, WARMUP = 16, 16, 60
 
@@ -111,8 +111,7 @@ def trainer_run(language: DataSplits, steps: int) -> None:
 def compiled_step(language: DataSplits, members: int = 10, steps: int = 30) -> None:
     """One training step of ``members`` stacked post-LN models, eager and through torch.compile."""
     models = [post_ln(seed) for seed in range(members)]
-    config = comparison(language, steps)["no warmup"]
-    stacked = stack_models(models, config.settings.criterion)
+    stacked = stack_models(models, Criterion("cross_entropy", language.task))
     optimizer = torch.optim.Adam(stacked.params, lr=1e-3, fused=True)
     generator = torch.Generator().manual_seed(0)
 

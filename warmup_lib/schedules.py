@@ -978,15 +978,14 @@ def radam_rectification(beta2: float, step: int | np.ndarray) -> float | np.ndar
         t = check_int("step", step)
         if t < 1:
             return 0.0
-        beta_t = beta2**t
-        rho = rho_inf - 2.0 * t * beta_t / (1.0 - beta_t)
-        if not rho > 4.0:
-            return 0.0
-        numerator = (rho - 4.0) * (rho - 2.0) * rho_inf
-        return math.sqrt(numerator / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho))
-    t = _as_steps(step, "step")
-    with np.errstate(divide="ignore", invalid="ignore"):
+        beta_t = beta2**t  # Python's float power: the C library's pow
+    else:
+        t = _as_steps(step, "step")
         beta_t = np.power(beta2, t)
+    # One formula for both (floats and arrays share the operators), in upstream's order.
+    with np.errstate(divide="ignore", invalid="ignore"):
         rho_t = rho_inf - 2.0 * t * beta_t / (1.0 - beta_t)
         ratio = (rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)
+        if scalar:
+            return math.sqrt(ratio) if rho_t > 4.0 else 0.0
         return np.where((t >= 1) & (rho_t > 4.0), np.sqrt(np.where(rho_t > 4.0, ratio, 0.0)), 0.0)
